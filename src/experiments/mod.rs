@@ -1,0 +1,5 @@
+//! The experiments, one file each. Each file holds the socket calls a reader
+//! must see, in order, between the anchors its chapter includes; its binary
+//! in `src/bin/` only calls its `main`.
+
+pub mod sixteen;
