@@ -110,8 +110,8 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
     }
     if !json {
         println!(
-            "{:<3} {:<18} {:<14} {:<24} {:>2} {:>8}",
-            "No.", "experiment", "expected", "observed", "", "time"
+            "{:<3} {:<18} {:<14} {:<22} {:<2} time",
+            "No.", "experiment", "expected", "observed", "ok"
         );
     }
     let mut all_matched = true;
@@ -127,7 +127,7 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
         } else {
             let mark = if report.matched { "✓" } else { "✗" };
             println!(
-                "{:<3} {:<18} {:<14} {:<24} {:>2} {:>5} ms",
+                "{:<3} {:<18} {:<14} {:<22} {:<2} {} ms",
                 e.id(),
                 e.name,
                 e.expected,
@@ -175,16 +175,68 @@ pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
             );
         }
     };
-    let spawned = Command::new(exe)
-        .args(["exec", e.name, "--", "--json"])
+    let mut command = Command::new(exe);
+    command.args(["exec", e.name, "--", "--json"]);
+    let (status, stdout, stderr) = match run_with_deadline(command, deadline) {
+        Ok(Finished::Exited {
+            status,
+            stdout,
+            stderr,
+        }) => (status, stdout, stderr),
+        Ok(Finished::Killed) => {
+            return failed(
+                "timeout",
+                format!("killed after its deadline of {} ms", deadline.as_millis()),
+            );
+        }
+        Err(err) => return failed("error", format!("cannot run the experiment: {err}")),
+    };
+    match stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Report>(l).ok())
+    {
+        Some(report) => report,
+        None => {
+            let why = stderr
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no report and no error message");
+            failed(
+                "error",
+                format!("exit status {}: {why}", status.code().unwrap_or(-1)),
+            )
+        }
+    }
+}
+
+/// How a child process run by [`run_with_deadline`] ended.
+#[derive(Debug)]
+pub enum Finished {
+    /// It exited by itself, with this status and output.
+    Exited {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// Everything it wrote to stdout.
+        stdout: String,
+        /// Everything it wrote to stderr.
+        stderr: String,
+    },
+    /// It was still running at the deadline, and was killed (`SIGKILL`).
+    Killed,
+}
+
+/// Runs `command` with stdin closed and its output captured, and kills it if
+/// it is still running after `deadline`.
+///
+/// # Errors
+/// Fails if the process cannot be started or waited for.
+pub fn run_with_deadline(mut command: Command, deadline: Duration) -> std::io::Result<Finished> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(err) => return failed("error", format!("cannot start the experiment: {err}")),
-    };
+        .spawn()?;
     // Drain both pipes on threads, so a chatty child cannot fill a pipe
     // and block (the deadlock of experiment 10, in miniature).
     let mut out = child.stdout.take().expect("piped stdout");
@@ -204,34 +256,51 @@ pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
         Ok(None) => {
             let _ = child.kill();
             let _ = child.wait();
-            return failed(
-                "timeout",
-                format!("killed after its deadline of {} ms", deadline.as_millis()),
-            );
+            return Ok(Finished::Killed);
         }
-        Err(err) => {
+        Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
-            return failed("error", format!("waiting for the experiment failed: {err}"));
+            return Err(e);
         }
     };
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
-    match stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Report>(l).ok())
-    {
-        Some(report) => report,
-        None => {
-            let why = stderr
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no report and no error message");
-            failed(
-                "error",
-                format!("exit status {}: {why}", status.code().unwrap_or(-1)),
-            )
+    Ok(Finished::Exited {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process still running at its deadline is killed, not waited for.
+    #[test]
+    fn process_past_its_deadline_is_killed() {
+        let mut sleeper = Command::new("sleep");
+        sleeper.arg("30");
+        let finished = run_with_deadline(sleeper, Duration::from_millis(50)).unwrap();
+        assert!(matches!(finished, Finished::Killed), "{finished:?}");
+    }
+
+    /// A process that exits in time has its status and output passed back.
+    #[test]
+    fn process_within_its_deadline_is_reported() {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "echo out; echo err >&2; exit 3"]);
+        match run_with_deadline(sh, Duration::from_secs(30)).unwrap() {
+            Finished::Exited {
+                status,
+                stdout,
+                stderr,
+            } => {
+                assert_eq!(status.code(), Some(3));
+                assert_eq!((stdout.as_str(), stderr.as_str()), ("out\n", "err\n"));
+            }
+            Finished::Killed => panic!("killed"),
         }
     }
 }

@@ -1,0 +1,119 @@
+//! The workbook's integration tests: one crate (one link), a module per
+//! experiment, plus the runner and the book's checks.
+//!
+//! Every process a test starts has a deadline, and every socket a test opens
+//! is bound to port 0 on loopback, so tests run in parallel and never hang.
+
+mod book;
+mod runner;
+mod sixteen;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The longest any one test process may run before the test kills it.
+pub const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The path of a binary of this package, as Cargo built it for the tests
+/// (Cargo builds every binary into the runner's directory before the tests).
+pub fn bin(name: &str) -> PathBuf {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_workbook"))
+        .with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "no binary {}", path.display());
+    path
+}
+
+/// A command for one of this package's binaries, with the test deadline.
+pub fn cmd(name: &str) -> snapbox::cmd::Command {
+    snapbox::cmd::Command::new(bin(name)).timeout(PROCESS_DEADLINE)
+}
+
+/// A background process (a manual `server` role) that is killed when the
+/// test ends, however it ends.
+pub struct Background {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Background {
+    /// Starts `bin args...` with its stdout read line by line on a thread.
+    pub fn start(name: &str, args: &[&str]) -> Background {
+        let mut child = Command::new(bin(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn background process");
+        let stdout: ChildStdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background { child, lines }
+    }
+
+    /// The next line the process prints, waiting at most 10 s for it.
+    pub fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the background process printed a line within 10 s")
+    }
+
+    /// Waits for the process to exit (at most 10 s) and returns its exit code.
+    pub fn wait_code(&mut self) -> i32 {
+        use wait_timeout::ChildExt;
+        let status = self
+            .child
+            .wait_timeout(Duration::from_secs(10))
+            .expect("wait")
+            .expect("the background process exited within 10 s");
+        status.code().expect("exited, not killed by a signal")
+    }
+
+    /// Everything the process wrote to stderr (call after it exited).
+    pub fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses the port out of a line ending in a Python-style address, such as
+/// `Listening at ('127.0.0.1', 40123)`.
+pub fn port_in(line: &str) -> u16 {
+    let tail = line.rsplit(", ").next().expect("an address tuple");
+    tail.trim_end_matches(')')
+        .parse()
+        .unwrap_or_else(|_| panic!("no port in {line:?}"))
+}
+
+/// Parses the only JSON object a `--json` run printed.
+pub fn json_report(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "--json prints exactly one line, got: {text}"
+    );
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

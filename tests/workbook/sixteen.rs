@@ -1,0 +1,209 @@
+//! Experiment 01 `sixteen`: the default run, and the manual roles speaking to
+//! real processes and to raw sockets of the test's own (wire compatibility
+//! with the book's `tcp_sixteen.py`).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::Duration;
+
+use tcp_workbook::experiments::sixteen::{FAREWELL, HELLO};
+
+use crate::{Background, cmd, json_report, port_in};
+
+const T: Duration = Duration::from_secs(10);
+
+/// The default run exchanges sixteen octets each way and finds the connected
+/// socket joining the listening address to the client's socket name.
+#[test]
+fn default_run_exchanges_sixteen_octets_each_way() {
+    let out = cmd("sixteen").arg("--json").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r = json_report(&out.stdout);
+    assert_eq!(r["experiment"], "sixteen");
+    assert_eq!(r["observed"], "exchanged");
+    assert_eq!(r["matched"], true);
+    let m = &r["measurements"];
+    assert_eq!(m["server_received"], "Hi there, server");
+    assert_eq!(m["client_received"], "Farewell, client");
+    for key in [
+        "client_sent_bytes",
+        "server_received_bytes",
+        "server_sent_bytes",
+        "client_received_bytes",
+    ] {
+        assert_eq!(m[key], 16, "{key}");
+    }
+    assert_eq!(m["connected_name_is_listening_address"], true);
+    assert_eq!(m["connected_peer_is_client_name"], true);
+    assert_ne!(m["listening_port"], m["client_port"]);
+}
+
+/// Our server and our client, as two processes, complete the exchange; the
+/// server sees the client's assigned socket name as its peer.
+#[test]
+fn manual_server_and_client_talk_across_two_processes() {
+    let mut server = Background::start(
+        "sixteen",
+        &[
+            "server",
+            "-p",
+            "0",
+            "--once",
+            "--accept-timeout-ms",
+            "10000",
+        ],
+    );
+    let port = port_in(&server.next_line());
+    let out = cmd("sixteen")
+        .args(["client", "127.0.0.1", "-p", &port.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let client_said = String::from_utf8_lossy(&out.stdout);
+    let client_port = port_in(client_said.lines().next().unwrap());
+    assert_eq!(server.wait_code(), 0);
+    assert_eq!(server.next_line(), "Waiting to accept a new connection");
+    assert_eq!(
+        port_in(&server.next_line()),
+        client_port,
+        "accepted peer is the client's socket name"
+    );
+    assert_eq!(
+        port_in(&server.next_line()),
+        port,
+        "connected socket's name is the listening port"
+    );
+    assert_eq!(
+        port_in(&server.next_line()),
+        client_port,
+        "connected socket's peer is the client"
+    );
+}
+
+/// The server speaks the book's protocol: a raw socket that sends sixteen
+/// octets gets `Farewell, client` and then end of stream.
+#[test]
+fn server_answers_a_raw_book_client() {
+    let server = Background::start(
+        "sixteen",
+        &[
+            "server",
+            "-p",
+            "0",
+            "--once",
+            "--accept-timeout-ms",
+            "10000",
+        ],
+    );
+    let port = port_in(&server.next_line());
+    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    s.write_all(HELLO).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, FAREWELL, "exactly the reply, then the server closed");
+}
+
+/// The client speaks the book's protocol: a raw listening socket receives
+/// exactly `Hi there, server` and the client accepts a sixteen-octet reply.
+#[test]
+fn client_talks_to_a_raw_book_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::thread::spawn(move || {
+        cmd("sixteen")
+            .args(["client", "127.0.0.1", "-p", &port.to_string()])
+            .output()
+            .unwrap()
+    });
+    listener.set_nonblocking(false).unwrap();
+    let (mut sc, _) = tcp_workbook::deadline::wait_readable(&listener, T)
+        .and_then(|()| listener.accept())
+        .unwrap();
+    sc.set_read_timeout(Some(T)).unwrap();
+    let mut message = [0; 16];
+    sc.read_exact(&mut message).unwrap();
+    assert_eq!(&message, HELLO);
+    sc.write_all(FAREWELL).unwrap();
+    drop(sc);
+    let out = client.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// A client that closes after 5 of the 16 octets makes the server's recvall
+/// fail with the book's message and the true byte count.
+#[test]
+fn server_reports_a_client_that_closes_early() {
+    let mut server = Background::start(
+        "sixteen",
+        &[
+            "server",
+            "-p",
+            "0",
+            "--once",
+            "--accept-timeout-ms",
+            "10000",
+        ],
+    );
+    let port = port_in(&server.next_line());
+    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
+    s.write_all(b"Hi th").unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(server.wait_code(), 2);
+    let err = server.stderr();
+    assert!(
+        err.contains("was expecting 16 bytes but only received 5 bytes before the socket closed"),
+        "{err}"
+    );
+}
+
+/// A client aimed at a port nobody listens on exits 2 naming ECONNREFUSED.
+#[test]
+fn client_to_a_closed_port_is_refused() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // closed again: nothing listens there now
+    let out = cmd("sixteen")
+        .args(["client", "127.0.0.1", "-p", &port.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ECONNREFUSED (os error 111"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+/// A server asked for a port another socket holds exits 2 naming EADDRINUSE.
+#[test]
+fn server_on_a_taken_port_is_refused_the_address() {
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let out = cmd("sixteen")
+        .args(["server", "127.0.0.1", "-p", &port.to_string(), "--once"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("EADDRINUSE"),
+        "{out:?}"
+    );
+}
+
+/// Bad arguments are a usage error: exit 2, no panic.
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        &["client"][..],
+        &["client", "127.0.0.1", "-p", "70000"],
+        &["--nonsense"],
+        &["client", "no-such-host.invalid"],
+    ] {
+        let out = cmd("sixteen").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{args:?}"
+        );
+    }
+}
