@@ -1,0 +1,282 @@
+//! The kernel's view of a TCP socket: how many bytes wait in its queues, its
+//! windows, and its state. Experiments read these to explain what they saw
+//! (experiments 06 `reuseaddr`, 09 `backlog` and 10 `deadlock`).
+//!
+//! These are Linux interfaces (`ioctl(2)` `SIOCOUTQ`/`SIOCINQ`, described in
+//! `tcp(7)`, and `getsockopt(2)` `TCP_INFO`). On other systems every
+//! function here returns an error of kind [`io::ErrorKind::Unsupported`].
+
+use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
+
+/// A TCP connection's state, as `TCP_INFO` reports it (`tcpi_state`; the
+/// names are those of RFC 793 and `ss(8)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpState {
+    /// `ESTABLISHED`: the connection is open both ways.
+    Established,
+    /// `SYN_SENT`: `connect()` sent a SYN and waits for the answer.
+    SynSent,
+    /// `SYN_RECV`: a SYN arrived and was answered; waiting for the final ACK.
+    SynRecv,
+    /// `FIN_WAIT1`: this side closed; its FIN is not yet acknowledged.
+    FinWait1,
+    /// `FIN_WAIT2`: this side's FIN is acknowledged; waiting for the peer's.
+    FinWait2,
+    /// `TIME_WAIT`: the side that closed first waits out old segments.
+    TimeWait,
+    /// `CLOSE`: no connection.
+    Close,
+    /// `CLOSE_WAIT`: the peer closed (half-close); this side has not yet.
+    CloseWait,
+    /// `LAST_ACK`: both closed; waiting for the ACK of this side's FIN.
+    LastAck,
+    /// `LISTEN`: a listening socket.
+    Listen,
+    /// `CLOSING`: both sides closed at the same time.
+    Closing,
+    /// A state number this workbook does not know.
+    Other(u8),
+}
+
+impl TcpState {
+    /// Maps Linux's `tcpi_state` number (`include/net/tcp_states.h`).
+    pub fn from_linux(n: u8) -> TcpState {
+        match n {
+            1 => TcpState::Established,
+            2 => TcpState::SynSent,
+            3 => TcpState::SynRecv,
+            4 => TcpState::FinWait1,
+            5 => TcpState::FinWait2,
+            6 => TcpState::TimeWait,
+            7 => TcpState::Close,
+            8 => TcpState::CloseWait,
+            9 => TcpState::LastAck,
+            10 => TcpState::Listen,
+            11 => TcpState::Closing,
+            n => TcpState::Other(n),
+        }
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            TcpState::Established => "ESTABLISHED",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::FinWait1 => "FIN_WAIT1",
+            TcpState::FinWait2 => "FIN_WAIT2",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::Listen => "LISTEN",
+            TcpState::Closing => "CLOSING",
+            TcpState::Other(n) => return write!(f, "state {n}"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// What `TCP_INFO` says about a connection (a few of its fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// The connection's state.
+    pub state: TcpState,
+    /// The peer's advertised receive window, scaled, in bytes: how much more
+    /// this side may send (`tcpi_snd_wnd`). 0 means the peer's receive queue
+    /// is full. `None`: the kernel is older than 6.2 and does not report it.
+    pub send_window_bytes: Option<u32>,
+    /// This side's advertised receive window, scaled, in bytes
+    /// (`tcpi_rcv_wnd`). `None`: the kernel does not report it.
+    pub recv_window_bytes: Option<u32>,
+    /// Unanswered zero-window probes or keepalives sent (`tcpi_probes`).
+    pub probes: u8,
+    /// The retransmission timeout, in microseconds (`tcpi_rto`).
+    pub rto_us: u32,
+}
+
+/// Returns the bytes in `sock`'s send queue: written by the application but
+/// not yet acknowledged by the peer (sent or not). `ioctl(2)` `SIOCOUTQ`.
+///
+/// # Errors
+/// The error of `ioctl(2)`; `Unsupported` off Linux.
+pub fn send_queue_bytes(sock: &impl AsFd) -> io::Result<u32> {
+    imp::queue(sock, imp::Queue::Send)
+}
+
+/// Returns the bytes in `sock`'s receive queue: arrived and acknowledged but
+/// not yet read by the application. `ioctl(2)` `SIOCINQ` (`FIONREAD`).
+///
+/// # Errors
+/// The error of `ioctl(2)`; `Unsupported` off Linux.
+pub fn recv_queue_bytes(sock: &impl AsFd) -> io::Result<u32> {
+    imp::queue(sock, imp::Queue::Recv)
+}
+
+/// Reads `sock`'s `TCP_INFO` with `getsockopt(2)` (`IPPROTO_TCP`, `TCP_INFO`).
+///
+/// # Errors
+/// The error of `getsockopt(2)` (`ENOPROTOOPT` for a socket that is not
+/// TCP); `Unsupported` off Linux.
+pub fn tcp_info(sock: &impl AsFd) -> io::Result<TcpInfo> {
+    imp::tcp_info(sock)
+}
+
+/// Returns how many threads this process has (`/proc/self/task`); `None`
+/// where `/proc` does not exist. Experiments use it to show they leave no
+/// thread behind.
+pub fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+}
+
+/// Returns how many file descriptors this process has open (`/proc/self/fd`,
+/// not counting the one used to list it); `None` where `/proc` does not
+/// exist. Experiments use it to show they leave no socket behind.
+pub fn open_fd_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count().saturating_sub(1))
+}
+
+/// Returns the most memory this process has had resident at once, in bytes
+/// (`getrusage(2)` `ru_maxrss`); `None` if the call fails.
+pub fn peak_rss_bytes() -> Option<u64> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let max_rss = getrusage(UsageWho::RUSAGE_SELF).ok()?.max_rss() as u64;
+    // Linux counts ru_maxrss in KiB, macOS in bytes.
+    Some(if cfg!(target_os = "macos") {
+        max_rss
+    } else {
+        max_rss * 1024
+    })
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod imp {
+    use std::io;
+    use std::mem::{offset_of, size_of};
+    use std::os::fd::{AsFd, AsRawFd};
+
+    use nix::libc;
+
+    use super::{TcpInfo, TcpState};
+
+    pub enum Queue {
+        Send,
+        Recv,
+    }
+
+    nix::ioctl_read_bad!(siocoutq, libc::TIOCOUTQ, libc::c_int);
+    nix::ioctl_read_bad!(siocinq, libc::FIONREAD, libc::c_int);
+
+    pub fn queue(sock: &impl AsFd, which: Queue) -> io::Result<u32> {
+        let fd = sock.as_fd().as_raw_fd();
+        let mut n: libc::c_int = 0;
+        // SAFETY: `fd` is a valid open descriptor borrowed for this call, and
+        // both ioctls write one c_int through the pointer.
+        unsafe {
+            match which {
+                Queue::Send => siocoutq(fd, &mut n),
+                Queue::Recv => siocinq(fd, &mut n),
+            }
+        }?;
+        Ok(n as u32)
+    }
+
+    pub fn tcp_info(sock: &impl AsFd) -> io::Result<TcpInfo> {
+        let fd = sock.as_fd().as_raw_fd();
+        // SAFETY: tcp_info is plain old data; all-zero is a valid value.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: the pointer and length describe `info`; the kernel writes
+        // at most `len` bytes and returns how many it wrote in `len`.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // An older kernel fills a shorter struct: a field it did not write
+        // is unknown, not zero.
+        let has = |offset: usize| offset + size_of::<u32>() <= len as usize;
+        Ok(TcpInfo {
+            state: TcpState::from_linux(info.tcpi_state),
+            send_window_bytes: has(offset_of!(libc::tcp_info, tcpi_snd_wnd))
+                .then_some(info.tcpi_snd_wnd),
+            recv_window_bytes: has(offset_of!(libc::tcp_info, tcpi_rcv_wnd))
+                .then_some(info.tcpi_rcv_wnd),
+            probes: info.tcpi_probes,
+            rto_us: info.tcpi_rto,
+        })
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod imp {
+    use std::io;
+    use std::os::fd::AsFd;
+
+    use super::TcpInfo;
+
+    pub enum Queue {
+        Send,
+        Recv,
+    }
+
+    fn unsupported() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the kernel's queue sizes and TCP_INFO are read with Linux-only interfaces",
+        )
+    }
+
+    pub fn queue(_sock: &impl AsFd, _which: Queue) -> io::Result<u32> {
+        Err(unsupported())
+    }
+
+    pub fn tcp_info(_sock: &impl AsFd) -> io::Result<TcpInfo> {
+        Err(unsupported())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+
+    /// Bytes written but not read sit in the peer's receive queue, and the
+    /// connection reports ESTABLISHED on both sides.
+    #[test]
+    fn unread_bytes_wait_in_the_receive_queue() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(&[7; 1000]).unwrap();
+        // On loopback the segment is delivered and acknowledged before
+        // write() returns, so the queues are settled here.
+        let mut waited = 0;
+        while recv_queue_bytes(&server).unwrap() < 1000 && waited < 100 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            waited += 1;
+        }
+        assert_eq!(recv_queue_bytes(&server).unwrap(), 1000);
+        assert_eq!(
+            send_queue_bytes(&client).unwrap(),
+            0,
+            "acknowledged, so gone from the send queue"
+        );
+        assert_eq!(tcp_info(&client).unwrap().state, TcpState::Established);
+        assert_eq!(tcp_info(&server).unwrap().state, TcpState::Established);
+        assert!(tcp_info(&listener).unwrap().state == TcpState::Listen);
+    }
+}

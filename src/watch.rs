@@ -1,0 +1,145 @@
+//! Watching byte counters move: stall detection, the live progress line, and
+//! samples for a plot.
+//!
+//! An experiment's threads add to atomic counters after every `send(2)` and
+//! `recv(2)`; the main thread calls [`watch`], which samples them until the
+//! experiment says it is done or until nothing has moved for the stall
+//! window. This is how a hang the book predicts is *detected* instead of
+//! waited out.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How to watch.
+#[derive(Debug, Clone)]
+pub struct WatchOpts {
+    /// A stall is declared after this long without any counter moving.
+    pub stall: Duration,
+    /// Time between samples.
+    pub every: Duration,
+    /// Draw a live progress line on stderr. It is drawn only if stderr is a
+    /// terminal: nothing of it reaches a pipe or a file.
+    pub progress: bool,
+    /// Keep every sample, for a plot.
+    pub record: bool,
+}
+
+/// What [`watch`] saw.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    /// True if the counters stopped moving for the stall window before the
+    /// experiment finished.
+    pub stalled: bool,
+    /// When a counter last moved, in ms since the watch began: where the
+    /// stall began, if there was one.
+    pub last_progress_ms: u64,
+    /// The longest time without movement before the end (or before the
+    /// stall), in ms: how close a slow moment came to a false stall.
+    pub longest_pause_ms: u64,
+    /// How long the watch lasted, in ms.
+    pub elapsed_ms: u64,
+    /// (ms since the start, the counters' values), if `record` was set.
+    pub samples: Vec<(f64, Vec<u64>)>,
+}
+
+/// Samples `read` every `opts.every` until `done()` is true or the values
+/// have not changed for `opts.stall`. `label` renders the values for the
+/// progress line.
+pub fn watch(
+    opts: &WatchOpts,
+    mut read: impl FnMut() -> Vec<u64>,
+    done: impl Fn() -> bool,
+    label: impl Fn(&[u64]) -> String,
+) -> Watched {
+    let bar = opts.progress.then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+        bar
+    });
+    let start = Instant::now();
+    let mut last = read();
+    let mut last_change = start;
+    let mut longest_pause = Duration::ZERO;
+    let mut samples = Vec::new();
+    let stalled = loop {
+        std::thread::sleep(opts.every);
+        let finished = done();
+        let now = Instant::now();
+        let values = read();
+        if values != last {
+            longest_pause = longest_pause.max(now - last_change);
+            last_change = now;
+            last = values;
+        }
+        if opts.record {
+            samples.push(((now - start).as_secs_f64() * 1000.0, last.clone()));
+        }
+        if let Some(bar) = &bar {
+            bar.set_message(label(&last));
+            bar.tick();
+        }
+        if finished {
+            longest_pause = longest_pause.max(now - last_change);
+            break false;
+        }
+        if now - last_change >= opts.stall {
+            break true;
+        }
+    };
+    if let Some(bar) = bar {
+        let word = if stalled { "STALLED" } else { "done" };
+        bar.finish_with_message(format!("{}: {word}", label(&last)));
+    }
+    Watched {
+        stalled,
+        last_progress_ms: (last_change - start).as_millis() as u64,
+        longest_pause_ms: longest_pause.as_millis() as u64,
+        elapsed_ms: start.elapsed().as_millis() as u64,
+        samples,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn opts(stall_ms: u64) -> WatchOpts {
+        WatchOpts {
+            stall: Duration::from_millis(stall_ms),
+            every: Duration::from_millis(1),
+            progress: false,
+            record: true,
+        }
+    }
+
+    /// Counters that never move are a stall.
+    #[test]
+    fn still_counters_are_a_stall() {
+        let w = watch(&opts(20), || vec![5], || false, |_| String::new());
+        assert!(w.stalled);
+        assert_eq!(w.last_progress_ms, 0);
+    }
+
+    /// Done wins over a stall: a finished experiment is not reported stalled.
+    #[test]
+    fn done_is_not_a_stall() {
+        let w = watch(&opts(10_000), || vec![5], || true, |_| String::new());
+        assert!(!w.stalled);
+        assert!(!w.samples.is_empty());
+    }
+
+    /// Counters that keep moving are never a stall, however long it runs.
+    #[test]
+    fn moving_counters_are_not_a_stall() {
+        let n = AtomicU64::new(0);
+        let w = watch(
+            &opts(50),
+            || vec![n.fetch_add(1, Ordering::SeqCst)],
+            || n.load(Ordering::SeqCst) > 100,
+            |_| String::new(),
+        );
+        assert!(!w.stalled);
+    }
+}
