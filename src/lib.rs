@@ -16,11 +16,17 @@
 //!   address formatting.
 //! - [`deadline`]: `poll(2)` for the calls that have no timeout of their own.
 //! - [`error`]: one-line errors with the operation, address, errno and hint.
+//! - [`kernel`]: the kernel's view of a socket: queue sizes, `TCP_INFO`, state.
+//! - [`watch`]: sampling byte counters; stall detection; the progress line.
+//! - [`plot`]: bytes against time, as SVG.
 
 pub mod cli;
 pub mod deadline;
 pub mod error;
 pub mod experiments;
+pub mod kernel;
+pub mod plot;
 pub mod registry;
 pub mod report;
 pub mod runner;
+pub mod watch;

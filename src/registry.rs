@@ -58,16 +58,28 @@ impl Experiment {
 }
 
 /// Every experiment, in number order.
-pub static EXPERIMENTS: &[Experiment] = &[Experiment {
-    number: 1,
-    name: "sixteen",
-    title: "the sixteen-octet client and server",
-    passage: "FOPNP 3rd ed., ch. 3, Listing 3-1, output on p. 46",
-    expected: "exchanged",
-    predicts: "the client's 16 octets and the server's 16-octet reply arrive intact, and the connected socket joins the listening address to the client's socket name",
-    deadline_ms: 15_000,
-    main: experiments::sixteen::main,
-}];
+pub static EXPERIMENTS: &[Experiment] = &[
+    Experiment {
+        number: 1,
+        name: "sixteen",
+        title: "the sixteen-octet client and server",
+        passage: "FOPNP 3rd ed., ch. 3, Listing 3-1, output on p. 46",
+        expected: "exchanged",
+        predicts: "the client's 16 octets and the server's 16-octet reply arrive intact, and the connected socket joins the listening address to the client's socket name",
+        deadline_ms: 15_000,
+        main: experiments::sixteen::main,
+    },
+    Experiment {
+        number: 10,
+        name: "deadlock",
+        title: "the buffer-fill deadlock of a client that never reads",
+        passage: "FOPNP 3rd ed., ch. 3, \"Deadlock\", p. 48 onward",
+        expected: "deadlock",
+        predicts: "a few bytes come back; many bytes fill both sides' buffers until client and server block forever; a client that reads while it writes completes",
+        deadline_ms: 60_000,
+        main: experiments::deadlock::main,
+    },
+];
 
 /// Finds an experiment by number (`"1"`, `"01"`) or binary name.
 pub fn find(id: &str) -> Option<&'static Experiment> {

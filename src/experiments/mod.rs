@@ -2,4 +2,5 @@
 //! must see, in order, between the anchors its chapter includes; its binary
 //! in `src/bin/` only calls its `main`.
 
+pub mod deadlock;
 pub mod sixteen;

@@ -5,6 +5,7 @@
 //! is bound to port 0 on loopback, so tests run in parallel and never hang.
 
 mod book;
+mod deadlock;
 mod runner;
 mod sixteen;
 
