@@ -251,6 +251,32 @@ fn serve(sc: &mut TcpStream, counters: &Counters, timeout: Duration) -> io::Resu
 // ANCHOR_END: server
 
 // ANCHOR: naive_client
+/// Sends `bytes` bytes of the message, `chunk` bytes per sendall(), as the
+/// book's client does.
+fn send_messages(
+    sock: &mut TcpStream,
+    bytes: u64,
+    chunk: usize,
+    counters: &Counters,
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut sent = 0;
+    let mut block = vec![0; chunk];
+    while sent < bytes {
+        let len = chunk.min((bytes - sent) as usize);
+        fill(&mut block[..len], sent);
+        sendall(
+            sock,
+            &block[..len],
+            &counters.client_accepted,
+            None,
+            timeout,
+        )?;
+        sent += len as u64;
+    }
+    Ok(())
+}
+
 /// The book's client: send everything, half-close, and only then read.
 /// Returns the bytes received and how many of them were not the upper-cased
 /// message.
@@ -261,21 +287,8 @@ fn naive_client(
     counters: &Counters,
     timeout: Duration,
 ) -> io::Result<(u64, u64)> {
-    let mut sent = 0;
-    let mut block = vec![0; chunk];
-    while sent < bytes {
-        let len = chunk.min((bytes - sent) as usize);
-        fill(&mut block[..len], sent);
-        // Nobody reads the replies meanwhile: they pile up in our receive queue.
-        sendall(
-            sock,
-            &block[..len],
-            &counters.client_accepted,
-            None,
-            timeout,
-        )?;
-        sent += len as u64;
-    }
+    // Nobody reads the replies meanwhile: they pile up in our receive queue.
+    send_messages(sock, bytes, chunk, counters, timeout)?;
     sock.shutdown(Shutdown::Write)?; // half-close: "no more data from me"
     receive_all(sock, CLIENT_READ, &counters.client_received, timeout)
 }
@@ -301,25 +314,11 @@ fn reading_client(
             timeout,
         )
     });
-    let mut sent = 0;
-    let mut block = vec![0; chunk];
-    let written = (|| {
-        while sent < bytes {
-            let len = chunk.min((bytes - sent) as usize);
-            fill(&mut block[..len], sent);
-            sendall(
-                sock,
-                &block[..len],
-                &counters.client_accepted,
-                None,
-                timeout,
-            )?;
-            sent += len as u64;
-        }
+    let written = send_messages(sock, bytes, chunk, counters, timeout).and_then(|()| {
         // Without this half-close the server never sees end-of-file, never
         // closes, and the reader waits forever: a second kind of hang.
         sock.shutdown(Shutdown::Write)
-    })();
+    });
     if written.is_err() {
         let _ = sock.shutdown(Shutdown::Both); // wake the reader
     }

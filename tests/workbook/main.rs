@@ -62,6 +62,24 @@ impl Background {
         Background { child, lines }
     }
 
+    /// Starts `bin server -p 0 --once` and returns it with the port it
+    /// printed in its first line (`Listening at ('127.0.0.1', PORT)`).
+    pub fn server(name: &str) -> (Background, u16) {
+        let server = Background::start(
+            name,
+            &[
+                "server",
+                "-p",
+                "0",
+                "--once",
+                "--accept-timeout-ms",
+                "10000",
+            ],
+        );
+        let port = port_in(&server.next_line());
+        (server, port)
+    }
+
     /// The next line the process prints, waiting at most 10 s for it.
     pub fn next_line(&self) -> String {
         self.lines

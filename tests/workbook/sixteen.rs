@@ -42,18 +42,7 @@ fn default_run_exchanges_sixteen_octets_each_way() {
 /// server sees the client's assigned socket name as its peer.
 #[test]
 fn manual_server_and_client_talk_across_two_processes() {
-    let mut server = Background::start(
-        "sixteen",
-        &[
-            "server",
-            "-p",
-            "0",
-            "--once",
-            "--accept-timeout-ms",
-            "10000",
-        ],
-    );
-    let port = port_in(&server.next_line());
+    let (mut server, port) = Background::server("sixteen");
     let out = cmd("sixteen")
         .args(["client", "127.0.0.1", "-p", &port.to_string()])
         .output()
@@ -84,18 +73,7 @@ fn manual_server_and_client_talk_across_two_processes() {
 /// octets gets `Farewell, client` and then end of stream.
 #[test]
 fn server_answers_a_raw_book_client() {
-    let server = Background::start(
-        "sixteen",
-        &[
-            "server",
-            "-p",
-            "0",
-            "--once",
-            "--accept-timeout-ms",
-            "10000",
-        ],
-    );
-    let port = port_in(&server.next_line());
+    let (_server, port) = Background::server("sixteen");
     let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s.write_all(HELLO).unwrap();
@@ -134,18 +112,7 @@ fn client_talks_to_a_raw_book_server() {
 /// fail with the book's message and the true byte count.
 #[test]
 fn server_reports_a_client_that_closes_early() {
-    let mut server = Background::start(
-        "sixteen",
-        &[
-            "server",
-            "-p",
-            "0",
-            "--once",
-            "--accept-timeout-ms",
-            "10000",
-        ],
-    );
-    let port = port_in(&server.next_line());
+    let (mut server, port) = Background::server("sixteen");
     let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
     s.write_all(b"Hi th").unwrap();
     s.shutdown(Shutdown::Write).unwrap();
