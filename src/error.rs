@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::io;
-use std::process::ExitCode;
 
 /// Returns the symbolic name of an I/O error's errno, such as `"ECONNREFUSED"`.
 ///
@@ -119,15 +118,3 @@ pub const EXIT_MATCHED: u8 = 0;
 pub const EXIT_MISMATCH: u8 = 1;
 /// Exit status for a usage or environment error (clap uses 2 as well).
 pub const EXIT_USAGE: u8 = 2;
-
-/// Ends a binary: prints an error as one line on stderr with exit status 2,
-/// or passes the experiment's own exit status through.
-pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
-}

@@ -20,6 +20,8 @@
 //! - [`watch`]: sampling byte counters; stall detection; the progress line.
 //! - [`plot`]: bytes against time, as SVG.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod deadline;
 pub mod error;

@@ -81,7 +81,8 @@ pub static EXPERIMENTS: &[Experiment] = &[
     },
 ];
 
-/// Finds an experiment by number (`"1"`, `"01"`) or binary name.
+/// Finds an experiment by number (`"1"`, `"01"`) or binary name; `None` if
+/// no registered experiment has that number or name.
 pub fn find(id: &str) -> Option<&'static Experiment> {
     match id.parse::<u8>() {
         Ok(n) => EXPERIMENTS.iter().find(|e| e.number == n),

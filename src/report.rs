@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::error::{EXIT_MATCHED, EXIT_MISMATCH};
+use crate::error::{EXIT_MATCHED, EXIT_MISMATCH, EXIT_USAGE};
 use crate::registry::Experiment;
 
 /// What an experiment observed, compared with what the book predicts.
@@ -117,6 +117,52 @@ impl Report {
     }
 }
 
+/// Ends an experiment's binary. On success the experiment's own exit status
+/// passes through. An error is printed as one line on stderr, and under
+/// `--json` (`json`) also as a report whose `observed` is `"error"`, with the
+/// message and the errno in its measurements; the exit status is then 2.
+pub fn finish(
+    experiment: &'static Experiment,
+    json: bool,
+    result: anyhow::Result<ExitCode>,
+) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if json {
+                let report = error_report(experiment, &err);
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).expect("a report always serializes")
+                );
+            }
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The report of an experiment that could not run: `observed` is `"error"`,
+/// `measurements.error` the one-line message and `measurements.errno` the
+/// errno (`{"name": "EADDRINUSE", "number": 98}`, or `null`).
+pub fn error_report(experiment: &'static Experiment, err: &anyhow::Error) -> Report {
+    let errno = err
+        .downcast_ref::<crate::error::SocketError>()
+        .map_or(Value::Null, |e| errno_value(&e.source));
+    Report {
+        number: experiment.number,
+        experiment: experiment.name.to_owned(),
+        expected: experiment.expected.to_owned(),
+        observed: "error".to_owned(),
+        matched: false,
+        elapsed_ms: 0,
+        measurements: Map::from_iter([
+            ("error".to_owned(), json!(format!("{err:#}"))),
+            ("errno".to_owned(), errno),
+        ]),
+    }
+}
+
 /// An errno as a report value: `{"name": "ECONNREFUSED", "number": 111}`;
 /// `null` for an error that carries no errno.
 pub fn errno_value(err: &io::Error) -> Value {
@@ -178,5 +224,31 @@ impl Narrator {
             let tag = if self.tagged { tag } else { "" };
             println!("{tag}{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Op;
+
+    /// A failed socket call becomes a report that names the errno and its number.
+    #[test]
+    fn error_report_names_the_errno() {
+        let failed: std::io::Result<()> =
+            Err(std::io::Error::from_raw_os_error(nix::libc::EADDRINUSE));
+        let err = anyhow::Error::from(failed.op("bind 127.0.0.1:1060").unwrap_err());
+        let report = error_report(crate::registry::find("sixteen").unwrap(), &err);
+        assert_eq!(report.observed, "error");
+        assert!(!report.matched);
+        assert_eq!(
+            report.measurements["errno"],
+            json!({"name": "EADDRINUSE", "number": nix::libc::EADDRINUSE})
+        );
+        let message = report.measurements["error"].as_str().unwrap();
+        assert!(
+            message.starts_with("bind 127.0.0.1:1060: EADDRINUSE (os error"),
+            "{message}"
+        );
     }
 }

@@ -135,11 +135,11 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
                 mark,
                 report.elapsed_ms
             );
-            if let Some(why) = report
-                .measurements
-                .get("runner_error")
-                .and_then(|v| v.as_str())
-            {
+            // Why an experiment could not run: its own error, or the runner's.
+            let why = ["error", "runner_error"]
+                .iter()
+                .find_map(|k| report.measurements.get(*k));
+            if let Some(why) = why.and_then(|v| v.as_str()) {
                 println!("    {why}");
             }
         }

@@ -146,11 +146,16 @@ fn parse_buffer(s: &str) -> Result<Buffer, String> {
 /// 2 for a usage or environment error.
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let args = Args::parse_from(args);
-    error::finish(match &args.role {
-        None => experiment(&args),
-        Some(Role::Server(server_args)) => server(&args, server_args),
-        Some(Role::Client { target, bytecount }) => client(&args, target, *bytecount),
-    })
+    let entry = registry::find("deadlock").expect("deadlock is registered");
+    report::finish(
+        entry,
+        args.json && args.role.is_none(),
+        match &args.role {
+            None => experiment(&args),
+            Some(Role::Server(server_args)) => server(&args, server_args),
+            Some(Role::Client { target, bytecount }) => client(&args, target, *bytecount),
+        },
+    )
 }
 
 /// Byte counters, each bumped right after the call it counts returns, so

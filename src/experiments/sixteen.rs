@@ -66,11 +66,16 @@ enum Role {
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let args = Args::parse_from(args);
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
-    error::finish(match args.role {
-        None => experiment(args.json, timeout),
-        Some(Role::Server(server_args)) => server(&server_args, timeout),
-        Some(Role::Client(client_args)) => client(&client_args, timeout),
-    })
+    let entry = registry::find("sixteen").expect("sixteen is registered");
+    report::finish(
+        entry,
+        args.json && args.role.is_none(),
+        match args.role {
+            None => experiment(args.json, timeout),
+            Some(Role::Server(server_args)) => server(&server_args, timeout),
+            Some(Role::Client(client_args)) => client(&client_args, timeout),
+        },
+    )
 }
 
 // ANCHOR: recvall
