@@ -675,48 +675,39 @@ fn read_queues(client: &TcpStream, server_sc: &TcpStream) -> Option<Queues> {
 fn experiment(args: &Args) -> anyhow::Result<ExitCode> {
     let entry = registry::find("deadlock").expect("deadlock is registered");
     let mut record = report::Recorder::start(entry);
+    if args.fixed {
+        record = record.expecting("completed");
+    }
     let say = report::Narrator::tagged(args.json);
     let setup = Setup::from(args);
     let mut charts = Vec::new();
 
-    if args.fixed {
-        record = record.expecting("completed");
-        let fixed = run_case(Client::Reading, args.bytes, &setup)?;
-        narrate_fix(&say, &fixed);
-        measure_case(&mut record, "fixed", &fixed);
-        charts.push(chart(
-            "the fix: a client that reads while it writes",
-            &fixed,
+    // The book's client, with a few bytes and then with many (not with --fixed).
+    let naive = if args.fixed {
+        None
+    } else {
+        say.note(format!("1. The small case: {} bytes", MESSAGE.len()));
+        let small = run_case(Client::Naive, MESSAGE.len() as u64, &setup)?;
+        narrate_naive(&say, &small);
+        measure_case(&mut record, "small", &small);
+
+        say.note(format!(
+            "2. The large case: {} bytes, and the client reads nothing until all are sent",
+            args.bytes
         ));
-        write_plot(args, &say, &charts)?;
-        let observed = if fixed.completed() {
-            "completed"
-        } else {
-            outcome_of(&fixed)
-        };
-        record.measure("peak_rss_bytes", kernel::peak_rss_bytes());
-        return Ok(record.finish(observed).emit(args.json));
-    }
+        let large = run_case(Client::Naive, args.bytes, &setup)?;
+        narrate_naive(&say, &large);
+        measure_case(&mut record, "large", &large);
+        charts.push(chart(
+            "the book's client: it never reads while it sends",
+            &large,
+        ));
+        Some((small, large))
+    };
 
-    say.note(format!("1. The small case: {} bytes", MESSAGE.len()));
-    let small = run_case(Client::Naive, MESSAGE.len() as u64, &setup)?;
-    narrate_naive(&say, &small);
-    measure_case(&mut record, "small", &small);
-
+    let step = if args.fixed { "" } else { "3. " };
     say.note(format!(
-        "2. The large case: {} bytes, and the client reads nothing until all are sent",
-        args.bytes
-    ));
-    let large = run_case(Client::Naive, args.bytes, &setup)?;
-    narrate_naive(&say, &large);
-    measure_case(&mut record, "large", &large);
-    charts.push(chart(
-        "the book's client: it never reads while it sends",
-        &large,
-    ));
-
-    say.note(format!(
-        "3. The fix: {} bytes, with a client that reads while it writes",
+        "{step}The fix: {} bytes, with a client that reads while it writes",
         args.bytes
     ));
     let fixed = run_case(Client::Reading, args.bytes, &setup)?;
@@ -726,30 +717,25 @@ fn experiment(args: &Args) -> anyhow::Result<ExitCode> {
         "the fix: a client that reads while it writes",
         &fixed,
     ));
-    write_plot(args, &say, &charts)?;
-
-    let observed = if !small.completed() {
-        "small_case_failed"
-    } else if !large.watched.stalled {
-        "large_case_completed"
-    } else if large.queues.is_some() && !large.balanced() {
-        "deadlock_ledger_unbalanced"
-    } else if !fixed.completed() {
-        "fix_failed"
-    } else {
-        "deadlock"
-    };
-    record.measure("peak_rss_bytes", kernel::peak_rss_bytes());
-    Ok(record.finish(observed).emit(args.json))
-}
-
-/// The outcome word for a case that did not complete.
-fn outcome_of(case: &Case) -> &'static str {
-    if case.watched.stalled {
-        "stalled"
-    } else {
-        "corrupted"
+    if let Some(path) = &args.plot {
+        plot::write_svg(path, &charts)?;
+        say.note(format!("plot written to {}", path.display()));
     }
+    record.measure("peak_rss_bytes", kernel::peak_rss_bytes());
+
+    let observed = match &naive {
+        None if fixed.completed() => "completed",
+        None if fixed.watched.stalled => "stalled",
+        None => "corrupted",
+        Some((small, _)) if !small.completed() => "small_case_failed",
+        Some((_, large)) if !large.watched.stalled => "large_case_completed",
+        Some((_, large)) if large.queues.is_some() && !large.balanced() => {
+            "deadlock_ledger_unbalanced"
+        }
+        Some(_) if !fixed.completed() => "fix_failed",
+        Some(_) => "deadlock",
+    };
+    Ok(record.finish(observed).emit(args.json))
 }
 
 fn narrate_naive(say: &report::Narrator, case: &Case) {
@@ -960,14 +946,6 @@ fn chart(title: &str, case: &Case) -> plot::Chart {
             })
             .collect(),
     }
-}
-
-fn write_plot(args: &Args, say: &report::Narrator, charts: &[plot::Chart]) -> anyhow::Result<()> {
-    if let Some(path) = &args.plot {
-        plot::write_svg(path, charts)?;
-        say.note(format!("plot written to {}", path.display()));
-    }
-    Ok(())
 }
 
 // ANCHOR: manual_server
