@@ -149,18 +149,10 @@ pub fn error_report(experiment: &'static Experiment, err: &anyhow::Error) -> Rep
     let errno = err
         .downcast_ref::<crate::error::SocketError>()
         .map_or(Value::Null, |e| errno_value(&e.source));
-    Report {
-        number: experiment.number,
-        experiment: experiment.name.to_owned(),
-        expected: experiment.expected.to_owned(),
-        observed: "error".to_owned(),
-        matched: false,
-        elapsed_ms: 0,
-        measurements: Map::from_iter([
-            ("error".to_owned(), json!(format!("{err:#}"))),
-            ("errno".to_owned(), errno),
-        ]),
-    }
+    let mut record = Recorder::start(experiment);
+    record.measure("error", format!("{err:#}"));
+    record.measure("errno", errno);
+    record.finish("error")
 }
 
 /// An errno as a report value: `{"name": "ECONNREFUSED", "number": 111}`;

@@ -7,15 +7,14 @@
 use std::ffi::OsString;
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use serde_json::Map;
 use wait_timeout::ChildExt;
 
 use crate::error::{EXIT_MISMATCH, EXIT_USAGE};
 use crate::registry::{self, EXPERIMENTS, Experiment};
-use crate::report::Report;
+use crate::report::{Recorder, Report};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -156,20 +155,13 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
 /// fails or prints no report gets a synthesized, unmatched one whose
 /// `observed` is `timeout` or `error` and whose `runner_error` says why.
 pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
-    let started = Instant::now();
-    let failed = |observed: &str, why: String| Report {
-        number: e.number,
-        experiment: e.name.to_owned(),
-        expected: e.expected.to_owned(),
-        observed: observed.to_owned(),
-        matched: false,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        measurements: Map::from_iter([("runner_error".to_owned(), why.into())]),
-    };
+    // Every path below returns, so each may consume the recorder.
+    let record = Recorder::start(e);
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(err) => {
             return failed(
+                record,
                 "error",
                 format!("cannot find the workbook executable: {err}"),
             );
@@ -185,11 +177,12 @@ pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
         }) => (status, stdout, stderr),
         Ok(Finished::Killed) => {
             return failed(
+                record,
                 "timeout",
                 format!("killed after its deadline of {} ms", deadline.as_millis()),
             );
         }
-        Err(err) => return failed("error", format!("cannot run the experiment: {err}")),
+        Err(err) => return failed(record, "error", format!("cannot run the experiment: {err}")),
     };
     match stdout
         .lines()
@@ -203,11 +196,19 @@ pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("no report and no error message");
             failed(
+                record,
                 "error",
                 format!("exit status {}: {why}", status.code().unwrap_or(-1)),
             )
         }
     }
+}
+
+/// The report of a child that gave none: unmatched, `observed` as given,
+/// and `measurements.runner_error` saying why.
+fn failed(mut record: Recorder, observed: &str, why: String) -> Report {
+    record.measure("runner_error", why);
+    record.finish(observed)
 }
 
 /// How a child process run by [`run_with_deadline`] ended.
