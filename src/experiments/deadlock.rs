@@ -446,37 +446,20 @@ fn balanced(ledger: [(u64, u64); 3]) -> bool {
     ledger.iter().all(|(left, right)| left == right)
 }
 
-/// Settings shared by every case of a run.
-#[derive(Debug, Clone)]
-struct Setup {
-    chunk: usize,
-    sndbuf: Buffer,
-    rcvbuf: Buffer,
-    stall: Duration,
-    timeout: Duration,
-    progress: bool,
-    record: bool,
-}
-
-impl Setup {
-    fn from(args: &Args) -> Setup {
-        Setup {
-            chunk: args.chunk,
-            sndbuf: args.sndbuf,
-            rcvbuf: args.rcvbuf,
-            stall: Duration::from_millis(args.stall_ms),
-            timeout: Duration::from_millis(args.timeout_ms),
-            progress: !args.json,
-            record: args.plot.is_some(),
-        }
+impl Args {
+    /// The backstop deadline for every blocking call.
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
     }
 
+    /// How to watch the counters: the stall window, a progress line unless
+    /// the report goes out as JSON, and samples if there is a plot to draw.
     fn watch_opts(&self) -> watch::WatchOpts {
         watch::WatchOpts {
-            stall: self.stall,
+            stall: Duration::from_millis(self.stall_ms),
             every: Duration::from_millis(2),
-            progress: self.progress,
-            record: self.record,
+            progress: !self.json,
+            record: self.plot.is_some(),
         }
     }
 }
@@ -486,13 +469,13 @@ impl Setup {
 /// and `SO_RCVBUF`. Set before `connect()`/`listen()`, so that they bound
 /// the window from the first segment; accepted sockets inherit the
 /// listening socket's.
-fn set_buffers(sock: &Socket, setup: &Setup) -> Result<(), error::SocketError> {
+fn set_buffers(sock: &Socket, args: &Args) -> Result<(), error::SocketError> {
     use error::Op;
-    if let Buffer::Bytes(n) = setup.sndbuf {
+    if let Buffer::Bytes(n) = args.sndbuf {
         sock.set_send_buffer_size(n)
             .op(format_args!("setsockopt SO_SNDBUF {n}"))?;
     }
-    if let Buffer::Bytes(n) = setup.rcvbuf {
+    if let Buffer::Bytes(n) = args.rcvbuf {
         sock.set_recv_buffer_size(n)
             .op(format_args!("setsockopt SO_RCVBUF {n}"))?;
     }
@@ -503,7 +486,7 @@ fn set_buffers(sock: &Socket, setup: &Setup) -> Result<(), error::SocketError> {
 /// Runs one case on loopback: the book's server on a thread, a client on
 /// another, and this thread watching the counters until the client is done
 /// or nothing moves for the stall window. Tears everything down either way.
-fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Case> {
+fn run_case(client_kind: Client, bytes: u64, args: &Args) -> anyhow::Result<Case> {
     use error::Op;
     let threads_before = kernel::thread_count();
     let fds_before = kernel::open_fd_count();
@@ -514,7 +497,7 @@ fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Ca
     listener
         .set_reuse_address(true)
         .op("setsockopt SO_REUSEADDR")?;
-    set_buffers(&listener, setup)?;
+    set_buffers(&listener, args)?;
     let want: SocketAddr = "127.0.0.1:0".parse()?;
     listener
         .bind(&want.into())
@@ -527,9 +510,9 @@ fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Ca
         .expect("an IPv4 address");
 
     let client = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).op("socket")?;
-    set_buffers(&client, setup)?;
+    set_buffers(&client, args)?;
     client
-        .connect_timeout(&addr.into(), setup.timeout)
+        .connect_timeout(&addr.into(), args.timeout())
         .op(format_args!("connect to {addr}"))?;
     client.set_nonblocking(true).op("fcntl O_NONBLOCK")?; // see sendall()
     let client = TcpStream::from(client);
@@ -539,7 +522,7 @@ fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Ca
     // connected socket so that this thread can read its queues.
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     let server_counters = Arc::clone(&counters);
-    let timeout = setup.timeout;
+    let timeout = args.timeout();
     let server = thread::spawn(move || -> io::Result<()> {
         deadline::wait_readable(&listener, timeout)?;
         let (sc, _) = listener.accept()?;
@@ -555,7 +538,7 @@ fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Ca
         served
     });
     let server_sc: TcpStream = handle_rx
-        .recv_timeout(setup.timeout)
+        .recv_timeout(args.timeout())
         .map_err(|_| io::Error::from_raw_os_error(nix::libc::ETIMEDOUT))
         .op(format_args!("accept on {addr}"))?;
 
@@ -563,7 +546,7 @@ fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Ca
     let done = Arc::new(AtomicBool::new(false));
     let (client_counters, client_done) = (Arc::clone(&counters), Arc::clone(&done));
     let mut client_handle = client.try_clone().op("dup")?;
-    let chunk = setup.chunk;
+    let chunk = args.chunk;
     let client_thread = thread::spawn(move || {
         let result = match client_kind {
             Client::Naive => {
@@ -587,7 +570,7 @@ fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Ca
         ]
     };
     let watched = watch::watch(
-        &setup.watch_opts(),
+        &args.watch_opts(),
         || {
             let [ca, cr, sr, sa, _] = snapshot();
             vec![ca, sr, sa, cr]
@@ -649,7 +632,7 @@ fn run_case(client_kind: Client, bytes: u64, setup: &Setup) -> anyhow::Result<Ca
     Ok(Case {
         client: client_kind,
         bytes,
-        chunk: setup.chunk,
+        chunk: args.chunk,
         watched,
         finished,
         counts,
@@ -679,7 +662,6 @@ fn experiment(args: &Args) -> anyhow::Result<ExitCode> {
         record = record.expecting("completed");
     }
     let say = report::Narrator::tagged(args.json);
-    let setup = Setup::from(args);
     let mut charts = Vec::new();
 
     // The book's client, with a few bytes and then with many (not with --fixed).
@@ -687,7 +669,7 @@ fn experiment(args: &Args) -> anyhow::Result<ExitCode> {
         None
     } else {
         say.note(format!("1. The small case: {} bytes", MESSAGE.len()));
-        let small = run_case(Client::Naive, MESSAGE.len() as u64, &setup)?;
+        let small = run_case(Client::Naive, MESSAGE.len() as u64, args)?;
         narrate_naive(&say, &small);
         measure_case(&mut record, "small", &small);
 
@@ -695,7 +677,7 @@ fn experiment(args: &Args) -> anyhow::Result<ExitCode> {
             "2. The large case: {} bytes, and the client reads nothing until all are sent",
             args.bytes
         ));
-        let large = run_case(Client::Naive, args.bytes, &setup)?;
+        let large = run_case(Client::Naive, args.bytes, args)?;
         narrate_naive(&say, &large);
         measure_case(&mut record, "large", &large);
         charts.push(chart(
@@ -710,7 +692,7 @@ fn experiment(args: &Args) -> anyhow::Result<ExitCode> {
         "{step}The fix: {} bytes, with a client that reads while it writes",
         args.bytes
     ));
-    let fixed = run_case(Client::Reading, args.bytes, &setup)?;
+    let fixed = run_case(Client::Reading, args.bytes, args)?;
     narrate_fix(&say, &fixed);
     measure_case(&mut record, "fixed", &fixed);
     charts.push(chart(
@@ -955,14 +937,13 @@ fn chart(title: &str, case: &Case) -> plot::Chart {
 fn server(args: &Args, server_args: &cli::ServerArgs) -> anyhow::Result<ExitCode> {
     use error::Op;
     let say = report::Narrator::plain();
-    let setup = Setup::from(args);
     let addr = server_args.bind_addr()?;
     let listener =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).op("socket")?;
     listener
         .set_reuse_address(true)
         .op("setsockopt SO_REUSEADDR")?;
-    set_buffers(&listener, &setup)?;
+    set_buffers(&listener, args)?;
     listener
         .bind(&addr.into())
         .op(format_args!("bind {addr}"))?;
@@ -992,7 +973,7 @@ fn server(args: &Args, server_args: &cli::ServerArgs) -> anyhow::Result<ExitCode
         sc.set_nonblocking(true).op("fcntl O_NONBLOCK")?; // see sendall()
         let mut sc = TcpStream::from(sc);
         let counters = Counters::default();
-        let result = serve(&mut sc, &counters, setup.timeout);
+        let result = serve(&mut sc, &counters, args.timeout());
         say.note(format!(
             "  {} bytes processed so far",
             counters.server_read.load(SeqCst)
@@ -1027,16 +1008,15 @@ fn server(args: &Args, server_args: &cli::ServerArgs) -> anyhow::Result<ExitCode
 fn client(args: &Args, target: &cli::ClientArgs, bytes: u64) -> anyhow::Result<ExitCode> {
     use error::Op;
     let say = report::Narrator::plain();
-    let setup = Setup::from(args);
     let addr = target.server_addr()?;
     say.note(format!(
         "Sending {bytes} bytes of data, in chunks of {} bytes",
-        setup.chunk
+        args.chunk
     ));
     let sock =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).op("socket")?;
-    set_buffers(&sock, &setup)?;
-    sock.connect_timeout(&addr.into(), setup.timeout)
+    set_buffers(&sock, args)?;
+    sock.connect_timeout(&addr.into(), args.timeout())
         .op(format_args!("connect to {addr}"))?;
     sock.set_nonblocking(true).op("fcntl O_NONBLOCK")?; // see sendall()
     let sock = TcpStream::from(sock);
@@ -1045,14 +1025,14 @@ fn client(args: &Args, target: &cli::ClientArgs, bytes: u64) -> anyhow::Result<E
     let done = Arc::new(AtomicBool::new(false));
     let (thread_counters, thread_done) = (Arc::clone(&counters), Arc::clone(&done));
     let mut handle = sock.try_clone().op("dup")?;
-    let (chunk, timeout) = (setup.chunk, setup.timeout);
+    let (chunk, timeout) = (args.chunk, args.timeout());
     let worker = thread::spawn(move || {
         let result = naive_client(&mut handle, bytes, chunk, &thread_counters, timeout);
         thread_done.store(true, SeqCst);
         result
     });
     let watched = watch::watch(
-        &setup.watch_opts(),
+        &args.watch_opts(),
         || {
             vec![
                 counters.client_accepted.load(SeqCst),
