@@ -1,10 +1,14 @@
 //! The manual roles' arguments, shared by every experiment: `NAME server
 //! [INTERFACE] [-p PORT]` and `NAME client HOST [-p PORT]`, as in the book's
-//! scripts, plus the address formatting the book's output uses.
+//! scripts, plus socket names and the address formatting the book's output
+//! uses.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::anyhow;
+use socket2::{SockAddr, Socket};
+
+use crate::error::{Op, SocketError};
 
 /// The port the book's scripts use by default (FOPNP 3rd ed., ch. 3).
 pub const BOOK_PORT: u16 = 1060;
@@ -83,6 +87,30 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
                 "resolve host {host:?}: no address found; hint: use an IP address such as 127.0.0.1"
             )
         })
+}
+
+/// Returns `sock`'s own address: `getsockname(2)`, as Python's
+/// `sock.getsockname()`.
+///
+/// # Errors
+/// The error of `getsockname(2)`, with the operation named.
+pub fn socket_name(sock: &Socket) -> Result<SocketAddr, SocketError> {
+    Ok(inet(sock.local_addr().op("getsockname")?))
+}
+
+/// Returns the address of `sock`'s peer: `getpeername(2)`, as Python's
+/// `sock.getpeername()`.
+///
+/// # Errors
+/// The error of `getpeername(2)` (`ENOTCONN` on a socket that is not
+/// connected), with the operation named.
+pub fn peer_name(sock: &Socket) -> Result<SocketAddr, SocketError> {
+    Ok(inet(sock.peer_addr().op("getpeername")?))
+}
+
+fn inet(addr: SockAddr) -> SocketAddr {
+    addr.as_socket()
+        .expect("the workbook's sockets are IPv4 or IPv6")
 }
 
 /// Formats an address the way Python prints a socket name, so our output

@@ -503,11 +503,7 @@ fn run_case(client_kind: Client, bytes: u64, args: &Args) -> anyhow::Result<Case
         .bind(&want.into())
         .op(format_args!("bind {want}"))?;
     listener.listen(1).op("listen")?;
-    let addr = listener
-        .local_addr()
-        .op("getsockname")?
-        .as_socket()
-        .expect("an IPv4 address");
+    let addr = cli::socket_name(&listener)?;
 
     let client = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).op("socket")?;
     set_buffers(&client, args)?;
@@ -948,11 +944,7 @@ fn server(args: &Args, server_args: &cli::ServerArgs) -> anyhow::Result<ExitCode
         .bind(&addr.into())
         .op(format_args!("bind {addr}"))?;
     listener.listen(1).op(format_args!("listen on {addr}"))?;
-    let name = listener
-        .local_addr()
-        .op("getsockname")?
-        .as_socket()
-        .expect("inet");
+    let name = cli::socket_name(&listener)?;
     say.note(format!("Listening at {}", cli::py_addr(&name)));
     loop {
         let wait = Duration::from_millis(server_args.accept_timeout_ms);
@@ -980,10 +972,7 @@ fn server(args: &Args, server_args: &cli::ServerArgs) -> anyhow::Result<ExitCode
         ));
         drop(sc); // close()
         say.note("  Socket closed");
-        if let Err(e) = result {
-            let e = Err::<(), _>(e)
-                .op(format_args!("serve {peer}"))
-                .unwrap_err();
+        if let Err(e) = result.op(format_args!("serve {peer}")) {
             let e = if e.errno_name().as_deref() == Some("ETIMEDOUT") {
                 e.hint(format!("sendall() was blocked for {} ms: the client is not reading its replies, so its receive queue is full (the deadlock of experiment 10)", args.timeout_ms))
             } else {

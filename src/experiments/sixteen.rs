@@ -129,7 +129,7 @@ fn experiment(json: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
         .bind(&want.into())
         .op(format_args!("bind {want}"))?;
     listener.listen(1).op("listen")?;
-    let listening = socket_name(&listener)?;
+    let listening = cli::socket_name(&listener)?;
     say.server(format!("Listening at {}", cli::py_addr(&listening)));
     say.server("Waiting to accept a new connection");
     // ANCHOR_END: setup
@@ -149,7 +149,7 @@ fn experiment(json: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
     client
         .connect_timeout(&listening.into(), timeout)
         .op(format_args!("connect to {listening}"))?;
-    let client_name = socket_name(&client)?;
+    let client_name = cli::socket_name(&client)?;
     say.client(format!(
         "Client has been assigned socket name {}",
         cli::py_addr(&client_name)
@@ -166,12 +166,8 @@ fn experiment(json: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
     let sockname = sockname
         .as_socket()
         .expect("an IPv4 listener accepts IPv4 peers");
-    let connected_name = socket_name(&connected)?;
-    let connected_peer = connected
-        .peer_addr()
-        .op("getpeername")?
-        .as_socket()
-        .expect("IPv4 peer");
+    let connected_name = cli::socket_name(&connected)?;
+    let connected_peer = cli::peer_name(&connected)?;
     say.server(format!(
         "We have accepted a connection from {}",
         cli::py_addr(&sockname)
@@ -253,7 +249,7 @@ fn server(args: &cli::ServerArgs, timeout: Duration) -> anyhow::Result<ExitCode>
     listener.listen(1).op(format_args!("listen on {addr}"))?;
     say.note(format!(
         "Listening at {}",
-        cli::py_addr(&socket_name(&listener)?)
+        cli::py_addr(&cli::socket_name(&listener)?)
     ));
     loop {
         say.note("Waiting to accept a new connection");
@@ -276,13 +272,9 @@ fn server(args: &cli::ServerArgs, timeout: Duration) -> anyhow::Result<ExitCode>
         ));
         say.note(format!(
             "  Socket name: {}",
-            cli::py_addr(&socket_name(&connected)?)
+            cli::py_addr(&cli::socket_name(&connected)?)
         ));
-        let peer = connected
-            .peer_addr()
-            .op("getpeername")?
-            .as_socket()
-            .expect("inet peer");
+        let peer = cli::peer_name(&connected)?;
         say.note(format!("  Socket peer: {}", cli::py_addr(&peer)));
         connected
             .set_read_timeout(Some(timeout))
@@ -332,7 +324,7 @@ fn client(args: &cli::ClientArgs, timeout: Duration) -> anyhow::Result<ExitCode>
         .op(format_args!("connect to {addr}"))?;
     say.note(format!(
         "Client has been assigned socket name {}",
-        cli::py_addr(&socket_name(&sock)?)
+        cli::py_addr(&cli::socket_name(&sock)?)
     ));
     let mut sock = TcpStream::from(sock);
     sock.write_all(HELLO).op(format_args!("send to {addr}"))?;
@@ -342,16 +334,6 @@ fn client(args: &cli::ClientArgs, timeout: Duration) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 // ANCHOR_END: client
-
-/// `getsockname(2)` as a `SocketAddr`.
-fn socket_name(sock: &Socket) -> Result<SocketAddr, error::SocketError> {
-    use error::Op;
-    Ok(sock
-        .local_addr()
-        .op("getsockname")?
-        .as_socket()
-        .expect("an inet socket has an inet name"))
-}
 
 fn yes(ok: bool) -> &'static str {
     if ok { "✓" } else { "✗" }
