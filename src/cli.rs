@@ -67,6 +67,51 @@ impl ClientArgs {
     }
 }
 
+/// Parses a byte count such as `65536`, `64KiB` or `1GiB` (binary and
+/// decimal suffixes, through the parse-size crate) and checks that it lies
+/// in `min..=max` bytes. For clap's `value_parser`.
+///
+/// # Errors
+/// A message for clap to print (exit 2) if `s` is no size or out of range.
+pub fn parse_byte_count(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n = parse_size::parse_size(s)
+        .map_err(|e| format!("{e}: give a byte count such as 65536, 64KiB or 1GiB"))?;
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else if max == u64::MAX {
+        Err(format!(
+            "must be at least {min} byte{}",
+            if min == 1 { "" } else { "s" }
+        ))
+    } else {
+        Err(format!("must be from {min} to {max} bytes"))
+    }
+}
+
+/// A socket buffer size to ask for with `SO_SNDBUF` or `SO_RCVBUF`, or
+/// none, to leave the kernel's autotuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferSize {
+    /// Do not call `setsockopt`: the kernel sizes and grows the buffer.
+    Auto,
+    /// Ask for this many bytes (Linux reads back twice as many).
+    Bytes(usize),
+}
+
+/// Parses `auto` or a size from 1 byte to 1 GiB into a [`BufferSize`]. For
+/// clap's `value_parser`.
+///
+/// # Errors
+/// A message for clap to print (exit 2) if `s` is neither.
+pub fn parse_buffer_size(s: &str) -> Result<BufferSize, String> {
+    if s == "auto" {
+        return Ok(BufferSize::Auto);
+    }
+    parse_byte_count(s, 1, 1 << 30)
+        .map(|n| BufferSize::Bytes(n as usize))
+        .map_err(|e| format!("{e}, or auto"))
+}
+
 /// Resolves `host` (an address or a name, through `getaddrinfo(3)`) to its
 /// first address, preferring IPv4 as the book's `AF_INET` sockets do.
 ///
@@ -161,6 +206,18 @@ mod tests {
             accept_timeout_ms: 1,
         };
         assert_eq!(args.bind_addr().unwrap(), "0.0.0.0:1060".parse().unwrap());
+    }
+
+    /// Sizes take suffixes and are checked against their range.
+    #[test]
+    fn byte_counts_take_suffixes_and_ranges() {
+        assert_eq!(parse_byte_count("64KiB", 1, u64::MAX), Ok(65536));
+        assert!(parse_byte_count("0", 1, u64::MAX).is_err());
+        assert!(parse_byte_count("lots", 1, u64::MAX).is_err());
+        assert!(parse_byte_count("2MiB", 1, 1 << 20).is_err());
+        assert_eq!(parse_buffer_size("auto"), Ok(BufferSize::Auto));
+        assert_eq!(parse_buffer_size("64KiB"), Ok(BufferSize::Bytes(65536)));
+        assert!(parse_buffer_size("2GiB").is_err());
     }
 
     /// Our output spells addresses and bytes as Python's repr() does.

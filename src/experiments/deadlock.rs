@@ -69,11 +69,11 @@ struct Args {
     chunk: usize,
     /// SO_SNDBUF for both sides, set before connect/listen: a size, or auto
     /// to leave the kernel's autotuning.
-    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = parse_buffer)]
-    sndbuf: Buffer,
+    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = cli::parse_buffer_size)]
+    sndbuf: cli::BufferSize,
     /// SO_RCVBUF for both sides, set before connect/listen: a size, or auto.
-    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = parse_buffer)]
-    rcvbuf: Buffer,
+    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = cli::parse_buffer_size)]
+    rcvbuf: cli::BufferSize,
     /// Declare a deadlock after this many ms without any byte moving.
     #[arg(long, global = true, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
     stall_ms: u64,
@@ -104,41 +104,15 @@ enum Role {
     },
 }
 
-/// A socket buffer size to ask for, or the kernel's autotuning.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Buffer {
-    Auto,
-    Bytes(usize),
-}
-
+/// `--bytes` and the client's BYTECOUNT: rounded up to a multiple of 16, as
+/// the book's client sends whole 16-byte messages.
 fn parse_bytes(s: &str) -> Result<u64, String> {
-    let n = parse_size::parse_size(s)
-        .map_err(|e| format!("{e}: give a byte count such as 65536, 64KiB or 1GiB"))?;
-    if n == 0 {
-        return Err("must be at least 1 byte".into());
-    }
-    Ok(n.div_ceil(16) * 16)
+    Ok(cli::parse_byte_count(s, 1, u64::MAX)?.div_ceil(16) * 16)
 }
 
+/// `--chunk`: from 1 byte to 16 MiB per sendall().
 fn parse_chunk(s: &str) -> Result<usize, String> {
-    let n = parse_size::parse_size(s)
-        .map_err(|e| format!("{e}: give a byte count such as 16 or 64KiB"))?;
-    match n {
-        1..=0x100_0000 => Ok(n as usize),
-        _ => Err("must be from 1 byte to 16MiB".into()),
-    }
-}
-
-fn parse_buffer(s: &str) -> Result<Buffer, String> {
-    if s == "auto" {
-        return Ok(Buffer::Auto);
-    }
-    let n = parse_size::parse_size(s)
-        .map_err(|e| format!("{e}: give a size such as 64KiB, or auto"))?;
-    match n {
-        1..=0x4000_0000 => Ok(Buffer::Bytes(n as usize)),
-        _ => Err("must be from 1 byte to 1GiB, or auto".into()),
-    }
+    Ok(cli::parse_byte_count(s, 1, 16 << 20)? as usize)
 }
 
 /// Runs experiment 10 with a full argument list (`args[0]` is the program
@@ -471,11 +445,11 @@ impl Args {
 /// listening socket's.
 fn set_buffers(sock: &Socket, args: &Args) -> Result<(), error::SocketError> {
     use error::Op;
-    if let Buffer::Bytes(n) = args.sndbuf {
+    if let cli::BufferSize::Bytes(n) = args.sndbuf {
         sock.set_send_buffer_size(n)
             .op(format_args!("setsockopt SO_SNDBUF {n}"))?;
     }
-    if let Buffer::Bytes(n) = args.rcvbuf {
+    if let cli::BufferSize::Bytes(n) = args.rcvbuf {
         sock.set_recv_buffer_size(n)
             .op(format_args!("setsockopt SO_RCVBUF {n}"))?;
     }
