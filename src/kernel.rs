@@ -80,7 +80,7 @@ impl fmt::Display for TcpState {
     }
 }
 
-/// What `TCP_INFO` says about a connection (a few of its fields).
+/// What `TCP_INFO` says about a connection (the fields the experiments use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpInfo {
     /// The connection's state.
@@ -89,13 +89,6 @@ pub struct TcpInfo {
     /// this side may send (`tcpi_snd_wnd`). 0 means the peer's receive queue
     /// is full. `None`: the kernel is older than 6.2 and does not report it.
     pub send_window_bytes: Option<u32>,
-    /// This side's advertised receive window, scaled, in bytes
-    /// (`tcpi_rcv_wnd`). `None`: the kernel does not report it.
-    pub recv_window_bytes: Option<u32>,
-    /// Unanswered zero-window probes or keepalives sent (`tcpi_probes`).
-    pub probes: u8,
-    /// The retransmission timeout, in microseconds (`tcpi_rto`).
-    pub rto_us: u32,
 }
 
 /// Returns the bytes in `sock`'s send queue: written by the application but
@@ -212,10 +205,6 @@ mod imp {
             state: TcpState::from_linux(info.tcpi_state),
             send_window_bytes: has(offset_of!(libc::tcp_info, tcpi_snd_wnd))
                 .then_some(info.tcpi_snd_wnd),
-            recv_window_bytes: has(offset_of!(libc::tcp_info, tcpi_rcv_wnd))
-                .then_some(info.tcpi_rcv_wnd),
-            probes: info.tcpi_probes,
-            rto_us: info.tcpi_rto,
         })
     }
 }

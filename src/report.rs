@@ -191,11 +191,6 @@ impl Narrator {
         }
     }
 
-    /// Whether narration is printed at all (false under `--json`).
-    pub fn is_on(&self) -> bool {
-        !self.quiet
-    }
-
     /// Prints a line said by the server role.
     pub fn server(&self, line: impl AsRef<str>) {
         self.say("[server] ", line.as_ref());
