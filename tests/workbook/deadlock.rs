@@ -3,7 +3,7 @@
 //! byte, and nothing is left behind or allowed to hang.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tcp_workbook::experiments::deadlock::MESSAGE;
 
-use crate::{Background, cmd, json_report, port_in};
+use crate::{Background, client_against_raw_server, cmd, json_report, port_in};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -266,17 +266,7 @@ fn server_upper_cases_a_raw_book_client() {
 /// the upper-cased reply and exits 0.
 #[test]
 fn client_talks_to_a_raw_book_server() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let client = std::thread::spawn(move || {
-        cmd("deadlock")
-            .args(["client", "127.0.0.1", "100", "-p", &port.to_string()])
-            .output()
-            .unwrap()
-    });
-    tcp_workbook::deadline::wait_readable(&listener, T).unwrap();
-    let (mut sc, _) = listener.accept().unwrap();
-    sc.set_read_timeout(Some(T)).unwrap();
+    let (mut sc, client) = client_against_raw_server("deadlock", &["client", "127.0.0.1", "100"]);
     let mut got = Vec::new();
     sc.read_to_end(&mut got).unwrap(); // until the client's half-close
     assert_eq!(got.len(), 112, "100 rounded up to a multiple of 16");

@@ -10,9 +10,12 @@ mod runner;
 mod sixteen;
 
 use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::process::Output;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The longest any one test process may run before the test kills it.
@@ -114,6 +117,26 @@ impl Drop for Background {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `bin args... -p PORT` (a manual client role) against a listening
+/// socket of the test's own on a free loopback port, and returns the
+/// connection it accepted (read and write timeouts set, 10 s) and the
+/// thread that waits for the client's output.
+pub fn client_against_raw_server(
+    name: &'static str,
+    args: &[&str],
+) -> (TcpStream, JoinHandle<Output>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.extend(["-p".to_owned(), port]);
+    let client = std::thread::spawn(move || cmd(name).args(&args).output().unwrap());
+    tcp_workbook::deadline::wait_readable(&listener, Duration::from_secs(10)).unwrap();
+    let (sc, _) = listener.accept().unwrap();
+    sc.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sc.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    (sc, client)
 }
 
 /// Parses the port out of a line ending in a Python-style address, such as

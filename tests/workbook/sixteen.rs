@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tcp_workbook::experiments::sixteen::{FAREWELL, HELLO};
 
-use crate::{Background, cmd, json_report, port_in};
+use crate::{Background, client_against_raw_server, cmd, json_report, port_in};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -86,19 +86,7 @@ fn server_answers_a_raw_book_client() {
 /// exactly `Hi there, server` and the client accepts a sixteen-octet reply.
 #[test]
 fn client_talks_to_a_raw_book_server() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let client = std::thread::spawn(move || {
-        cmd("sixteen")
-            .args(["client", "127.0.0.1", "-p", &port.to_string()])
-            .output()
-            .unwrap()
-    });
-    listener.set_nonblocking(false).unwrap();
-    let (mut sc, _) = tcp_workbook::deadline::wait_readable(&listener, T)
-        .and_then(|()| listener.accept())
-        .unwrap();
-    sc.set_read_timeout(Some(T)).unwrap();
+    let (mut sc, client) = client_against_raw_server("sixteen", &["client", "127.0.0.1"]);
     let mut message = [0; 16];
     sc.read_exact(&mut message).unwrap();
     assert_eq!(&message, HELLO);
