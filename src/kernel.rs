@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn unread_bytes_wait_in_the_receive_queue() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let t = std::time::Duration::from_secs(10);
+        let mut client = TcpStream::connect_timeout(&listener.local_addr().unwrap(), t).unwrap();
+        client.set_write_timeout(Some(t)).unwrap();
+        crate::deadline::wait_readable(&listener, t).unwrap();
         let (server, _) = listener.accept().unwrap();
         client.write_all(&[7; 1000]).unwrap();
         // On loopback the segment is delivered and acknowledged before

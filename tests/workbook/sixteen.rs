@@ -76,6 +76,7 @@ fn server_answers_a_raw_book_client() {
     let (_server, port) = Background::server("sixteen");
     let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
+    s.set_write_timeout(Some(T)).unwrap();
     s.write_all(HELLO).unwrap();
     let mut reply = Vec::new();
     s.read_to_end(&mut reply).unwrap();
@@ -102,6 +103,7 @@ fn client_talks_to_a_raw_book_server() {
 fn server_reports_a_client_that_closes_early() {
     let (mut server, port) = Background::server("sixteen");
     let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
+    s.set_write_timeout(Some(T)).unwrap();
     s.write_all(b"Hi th").unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     assert_eq!(server.wait_code(), 2);
