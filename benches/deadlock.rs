@@ -23,8 +23,8 @@ fn run(args: &[&str]) -> (f64, Value) {
         .output()
         .expect("run deadlock");
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let report: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}): {out:?}"));
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no report ({e}): {out:?}"));
     (wall_ms, report)
 }
 
@@ -50,9 +50,12 @@ fn series(title: &str, runs: usize) {
         let m = &r["measurements"];
         mismatches += usize::from(r["matched"] != true);
         wall.push(ms);
-        pause_large.push(m["large_longest_pause_ms"].as_f64().unwrap_or(f64::NAN));
-        pause_fixed.push(m["fixed_longest_pause_ms"].as_f64().unwrap_or(f64::NAN));
-        stall_at.push(m["large_client_sent_bytes"].as_f64().unwrap_or(f64::NAN));
+        pause_large
+            .push(m["large_longest_pause_ms"].as_f64().unwrap_or(f64::NAN));
+        pause_fixed
+            .push(m["fixed_longest_pause_ms"].as_f64().unwrap_or(f64::NAN));
+        stall_at
+            .push(m["large_client_sent_bytes"].as_f64().unwrap_or(f64::NAN));
     }
     stats("default run, wall", wall, "ms");
     stats("longest pause before the stall", pause_large, "ms");
@@ -75,7 +78,9 @@ fn main() {
             s.spawn(|| {
                 let mut x = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    x = std::hint::black_box(
+                        x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                    );
                 }
             });
         }
@@ -94,8 +99,11 @@ fn main() {
         m["fixed_returned_wrong_bytes"]
     );
 
-    println!("deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB (the kernel's autotuning)");
-    let (ms, r) = run(&["--sndbuf", "auto", "--rcvbuf", "auto", "--bytes", "64MiB"]);
+    println!(
+        "deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB (the kernel's autotuning)"
+    );
+    let (ms, r) =
+        run(&["--sndbuf", "auto", "--rcvbuf", "auto", "--bytes", "64MiB"]);
     let m = &r["measurements"];
     println!(
         "  wall {ms:.0} ms, observed {}, stall after {} bytes accepted; buffers read back: client {}/{}, server {}/{}",

@@ -36,7 +36,11 @@ pub fn wait_writable(fd: &impl AsFd, timeout: Duration) -> io::Result<()> {
     wait(fd, PollFlags::POLLOUT, timeout)
 }
 
-fn wait(fd: &impl AsFd, events: PollFlags, timeout: Duration) -> io::Result<()> {
+fn wait(
+    fd: &impl AsFd,
+    events: PollFlags,
+    timeout: Duration,
+) -> io::Result<()> {
     let end = Instant::now() + timeout;
     loop {
         let left = end.saturating_duration_since(Instant::now());
@@ -44,14 +48,57 @@ fn wait(fd: &impl AsFd, events: PollFlags, timeout: Duration) -> io::Result<()> 
             return Err(io::Error::from_raw_os_error(nix::libc::ETIMEDOUT));
         }
         // poll(2) takes at most i32::MAX ms; longer waits go round the loop.
-        let ms =
-            PollTimeout::try_from(left.min(Duration::from_secs(3600))).unwrap_or(PollTimeout::MAX);
+        let ms = PollTimeout::try_from(left.min(Duration::from_secs(3600)))
+            .unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(fd.as_fd(), events)];
         match poll(&mut fds, ms) {
             Ok(0) => continue,
             Ok(_) => return Ok(()),
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Gives every later `recv(2)` and `send(2)` on `sock` a deadline of
+/// `timeout`: `setsockopt(2)` `SO_RCVTIMEO` and `SO_SNDTIMEO`. A call that
+/// waits longer fails with `EAGAIN` (`WouldBlock`).
+///
+/// # Errors
+/// The error of `setsockopt(2)`, with the option named.
+pub fn set_timeouts(
+    sock: &socket2::Socket,
+    timeout: Duration,
+) -> Result<(), crate::error::SocketError> {
+    use crate::error::Op;
+    sock.set_read_timeout(Some(timeout))
+        .op("setsockopt SO_RCVTIMEO")?;
+    sock.set_write_timeout(Some(timeout))
+        .op("setsockopt SO_SNDTIMEO")
+}
+
+/// One `recv(2)` on a non-blocking socket: waits in `poll(2)` (at most
+/// `timeout` each time) until there is something to return, then returns
+/// what one `read` gives. `Ok(0)` is the end of the stream.
+///
+/// # Errors
+/// `ETIMEDOUT` if nothing arrived within `timeout`; otherwise the error of
+/// `recv(2)` (`ECONNRESET`, say).
+pub fn recv_ready<S>(
+    sock: &mut S,
+    buf: &mut [u8],
+    timeout: Duration,
+) -> io::Result<usize>
+where
+    S: io::Read + AsFd,
+{
+    loop {
+        match sock.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_readable(sock, timeout)?
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
         }
     }
 }

@@ -79,15 +79,26 @@ fn default_hint(err: &io::Error) -> Option<&'static str> {
         Errno::EADDRINUSE => {
             "another socket holds that port: choose another with -p, or -p 0 for any free port"
         }
-        Errno::EACCES => "ports below 1024 are privileged: use -p with a port of 1024 or above",
-        Errno::EADDRNOTAVAIL => "that address is not one of this machine's interfaces",
+        Errno::EACCES => {
+            "ports below 1024 are privileged: use -p with a port of 1024 or above"
+        }
+        Errno::EADDRNOTAVAIL => {
+            "that address is not one of this machine's interfaces"
+        }
         Errno::EAGAIN | Errno::ETIMEDOUT => {
-            "the peer did not answer within the deadline: is it running, and is it the right program?"
+            "nothing moved within the deadline (--timeout-ms): is the peer running, and is it the right program?"
         }
-        Errno::ECONNRESET | Errno::EPIPE => {
-            "the peer closed the connection: is it the right program on that port?"
+        Errno::ECONNRESET => {
+            "the peer reset the connection: it closed with data unread, or its process ended"
         }
-        Errno::ENETUNREACH | Errno::EHOSTUNREACH => "no route to that host from here",
+        Errno::EPIPE => "the peer had already closed the connection",
+        Errno::ENOTCONN => {
+            "the socket is not connected (or the peer reset it at once)"
+        }
+        Errno::ENOENT => "no such file or directory: check the path",
+        Errno::ENETUNREACH | Errno::EHOSTUNREACH => {
+            "no route to that host from here"
+        }
         _ => return None,
     })
 }
@@ -111,10 +122,3 @@ impl<T> Op<T> for io::Result<T> {
         })
     }
 }
-
-/// Exit status when the observed outcome is the one the book predicts.
-pub const EXIT_MATCHED: u8 = 0;
-/// Exit status when the kernel did something other than the book predicts.
-pub const EXIT_MISMATCH: u8 = 1;
-/// Exit status for a usage or environment error (clap uses 2 as well).
-pub const EXIT_USAGE: u8 = 2;

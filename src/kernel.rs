@@ -10,6 +10,8 @@ use std::fmt;
 use std::io;
 use std::os::fd::AsFd;
 
+use serde::{Deserialize, Serialize};
+
 /// A TCP connection's state, as `TCP_INFO` reports it (`tcpi_state`; the
 /// names are those of RFC 793 and `ss(8)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +118,127 @@ pub fn recv_queue_bytes(sock: &impl AsFd) -> io::Result<u32> {
 /// TCP); `Unsupported` off Linux.
 pub fn tcp_info(sock: &impl AsFd) -> io::Result<TcpInfo> {
     imp::tcp_info(sock)
+}
+
+/// The four kernel queues of one connection whose two ends (a client and a
+/// server socket) are both in this process, in bytes: `ioctl(2)`
+/// `SIOCOUTQ` and `SIOCINQ` on each end.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct Queues {
+    /// Accepted from the client, not yet acknowledged by the server.
+    pub client_send_queue_bytes: u64,
+    /// Arrived at the server, not yet read by it.
+    pub server_recv_queue_bytes: u64,
+    /// Accepted from the server, not yet acknowledged by the client.
+    pub server_send_queue_bytes: u64,
+    /// Arrived at the client, never read.
+    pub client_recv_queue_bytes: u64,
+}
+
+impl Queues {
+    /// Reads the four queues of the connection between `client` and
+    /// `server`; `None` where the kernel does not report them.
+    pub fn read(client: &impl AsFd, server: &impl AsFd) -> Option<Queues> {
+        Some(Queues {
+            client_send_queue_bytes: send_queue_bytes(client).ok()?.into(),
+            server_recv_queue_bytes: recv_queue_bytes(server).ok()?.into(),
+            server_send_queue_bytes: send_queue_bytes(server).ok()?.into(),
+            client_recv_queue_bytes: recv_queue_bytes(client).ok()?.into(),
+        })
+    }
+}
+
+/// What `TCP_INFO` says of both ends of one connection.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Ends {
+    /// The window the server advertises: how much more the client may
+    /// send, in bytes (`tcpi_snd_wnd` on the client); `None` before Linux 6.2.
+    pub client_send_window_bytes: Option<u32>,
+    /// The window the client advertises, in bytes; `None` before Linux 6.2.
+    pub server_send_window_bytes: Option<u32>,
+    /// The client's TCP state (`ESTABLISHED`).
+    pub client_state: String,
+    /// The server's TCP state.
+    pub server_state: String,
+}
+
+impl Ends {
+    /// Reads `TCP_INFO` on both ends; `None` where the kernel has none.
+    pub fn read(client: &impl AsFd, server: &impl AsFd) -> Option<Ends> {
+        let (c, s) = (tcp_info(client).ok()?, tcp_info(server).ok()?);
+        Some(Ends {
+            client_send_window_bytes: c.send_window_bytes,
+            server_send_window_bytes: s.send_window_bytes,
+            client_state: c.state.to_string(),
+            server_state: s.state.to_string(),
+        })
+    }
+}
+
+/// `SO_SNDBUF` and `SO_RCVBUF` of both ends, read back with
+/// `getsockopt(2)`, in bytes (Linux reports twice what was asked for).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct Buffers {
+    /// The client's send buffer.
+    pub client_sndbuf_bytes: u64,
+    /// The client's receive buffer.
+    pub client_rcvbuf_bytes: u64,
+    /// The server's send buffer.
+    pub server_sndbuf_bytes: u64,
+    /// The server's receive buffer.
+    pub server_rcvbuf_bytes: u64,
+}
+
+impl Buffers {
+    /// Reads the four buffer sizes.
+    ///
+    /// # Errors
+    /// The error of `getsockopt(2)`, with the option named.
+    pub fn read(
+        client: &impl AsFd,
+        server: &impl AsFd,
+    ) -> Result<Buffers, crate::error::SocketError> {
+        use crate::error::Op;
+        use socket2::SockRef;
+        let (c, s) = (SockRef::from(client), SockRef::from(server));
+        let size = |r: io::Result<usize>, what: &str| {
+            r.map(|n| n as u64).op(format_args!("getsockopt {what}"))
+        };
+        Ok(Buffers {
+            client_sndbuf_bytes: size(c.send_buffer_size(), "SO_SNDBUF")?,
+            client_rcvbuf_bytes: size(c.recv_buffer_size(), "SO_RCVBUF")?,
+            server_sndbuf_bytes: size(s.send_buffer_size(), "SO_SNDBUF")?,
+            server_rcvbuf_bytes: size(s.recv_buffer_size(), "SO_RCVBUF")?,
+        })
+    }
+
+    /// The four sizes added up, in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.client_sndbuf_bytes
+            + self.client_rcvbuf_bytes
+            + self.server_sndbuf_bytes
+            + self.server_rcvbuf_bytes
+    }
 }
 
 /// Returns how many threads this process has (`/proc/self/task`); `None`
@@ -249,7 +372,9 @@ mod tests {
     fn unread_bytes_wait_in_the_receive_queue() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let t = std::time::Duration::from_secs(10);
-        let mut client = TcpStream::connect_timeout(&listener.local_addr().unwrap(), t).unwrap();
+        let mut client =
+            TcpStream::connect_timeout(&listener.local_addr().unwrap(), t)
+                .unwrap();
         client.set_write_timeout(Some(t)).unwrap();
         crate::deadline::wait_readable(&listener, t).unwrap();
         let (server, _) = listener.accept().unwrap();

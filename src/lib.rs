@@ -7,28 +7,40 @@
 //!
 //! ## Layout
 //! - [`experiments`]: one module per experiment, holding its socket calls in
-//!   order; `src/bin/NAME.rs` only calls its `main`.
+//!   order; `src/bin/NAME.rs` only calls [`registry::main`].
 //! - [`registry`]: the one numbered list of experiments.
-//! - [`report`]: verdicts, JSON reports and narration.
-//! - [`runner`]: the `workbook` command: runs experiments in child processes
-//!   with hard deadlines and prints a table or JSON Lines.
-//! - [`cli`]: the manual `server`/`client` roles' arguments; Python-style
-//!   address formatting.
+//! - [`run`]: the run context, the shared flags and the generic entry point
+//!   every experiment goes through (exit status 0 / 1 / 2).
+//! - [`report`]: the verdict and the JSON report.
+//! - [`narrate`]: what experiments print for people.
+//! - [`args`]: the manual roles' arguments, host names, byte counts.
+//! - [`names`]: `getsockname`/`getpeername` as `SocketAddr`s.
+//! - [`pyfmt`]: addresses and bytes printed as Python prints them.
+//! - [`server`]: the manual server's accept loop and error policy.
+//! - [`peers`]: two peers on two threads; what a run leaves behind.
 //! - [`deadline`]: `poll(2)` for the calls that have no timeout of their own.
 //! - [`error`]: one-line errors with the operation, address, errno and hint.
 //! - [`kernel`]: the kernel's view of a socket: queue sizes, `TCP_INFO`, state.
 //! - [`watch`]: sampling byte counters; stall detection; the progress line.
 //! - [`plot`]: bytes against time, as SVG.
+//! - [`runner`]: the `workbook` command: runs experiments in child processes
+//!   with hard deadlines and prints a table or JSON Lines.
 
 #![warn(missing_docs)]
 
-pub mod cli;
+pub mod args;
 pub mod deadline;
 pub mod error;
 pub mod experiments;
 pub mod kernel;
+pub mod names;
+pub mod narrate;
+pub mod peers;
 pub mod plot;
+pub mod pyfmt;
 pub mod registry;
 pub mod report;
+pub mod run;
 pub mod runner;
+pub mod server;
 pub mod watch;

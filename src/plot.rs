@@ -1,7 +1,8 @@
 //! Drawing bytes against time as an SVG file (plotters, SVG backend only: no
 //! system font libraries are needed).
 
-use std::path::Path;
+use std::fs::File;
+use std::io::Write;
 
 use plotters::prelude::*;
 
@@ -21,14 +22,48 @@ const COLORS: [RGBColor; 4] = [
     RGBColor(214, 39, 40),
 ];
 
-/// Writes `charts`, stacked top to bottom, to the SVG file `path`; the y axis
-/// is in MiB.
+impl Chart {
+    /// A chart of `names.len()` series from samples of as many counters:
+    /// (ms since the start, one value per counter, in bytes).
+    pub fn from_samples(
+        title: &str,
+        names: &[&str],
+        samples: &[(f64, Vec<u64>)],
+    ) -> Chart {
+        let series = names.iter().enumerate().map(|(i, name)| {
+            let points = samples.iter().map(|(t, v)| (*t, v[i] as f64));
+            (name.to_string(), points.collect())
+        });
+        Chart {
+            title: title.to_owned(),
+            series: series.collect(),
+        }
+    }
+}
+
+/// Writes `charts`, stacked top to bottom, as SVG into `file` (opened
+/// before the experiment ran, so that a bad path is an error up front);
+/// `shown` names it in errors. The y axis is in MiB.
 ///
 /// # Errors
-/// Fails if the file cannot be written.
-pub fn write_svg(path: &Path, charts: &[Chart]) -> anyhow::Result<()> {
+/// Fails if the file cannot be written, with the errno named.
+pub fn write_svg(
+    mut file: File,
+    shown: &str,
+    charts: &[Chart],
+) -> anyhow::Result<()> {
+    use crate::error::Op;
+    let mut svg = String::new();
+    draw(&mut svg, charts)
+        .map_err(|e| anyhow::anyhow!("draw the plot {shown}: {e}"))?;
+    file.write_all(svg.as_bytes())
+        .op(format_args!("write {shown}"))?;
+    Ok(())
+}
+
+fn draw(svg: &mut String, charts: &[Chart]) -> Result<(), String> {
     let height = 320 * charts.len().max(1) as u32;
-    let root = SVGBackend::new(path, (800, height)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (800, height)).into_drawing_area();
     let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
         root.fill(&WHITE)?;
         for (area, chart) in root
@@ -65,7 +100,10 @@ pub fn write_svg(path: &Path, charts: &[Chart]) -> anyhow::Result<()> {
                 ))?
                 .label(name.as_str())
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    PathElement::new(
+                        vec![(x, y), (x + 16, y)],
+                        color.stroke_width(2),
+                    )
                 });
             }
             ctx.configure_series_labels()
@@ -76,7 +114,8 @@ pub fn write_svg(path: &Path, charts: &[Chart]) -> anyhow::Result<()> {
         root.present()?;
         Ok(())
     };
-    draw().map_err(|e| anyhow::anyhow!("write the plot {}: {e}", path.display()))
+    let drawn = draw().map_err(|e| e.to_string());
+    drawn
 }
 
 const MIB: f64 = 1024.0 * 1024.0;

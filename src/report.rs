@@ -1,216 +1,155 @@
-//! The verdict every experiment ends with, as prose or as one JSON object.
+//! The report every default run ends with: as a verdict for people, or as
+//! one JSON object for graders.
 //!
-//! JSON schema (documented for graders in the book's introduction):
-//! `{"number", "experiment", "expected", "observed", "matched",
-//! "elapsed_ms", "measurements": {...}}`. Measurement keys carry their unit
+//! JSON schema (checked in as `schema/report.schema.json`, documented in the
+//! book's introduction): `{"number", "experiment", "expected", "observed",
+//! "matched", "elapsed_ms", "measurements": {...}}`. The measurements are
+//! the experiment's own `Observed` struct: keys carry their unit
 //! (`client_sent_bytes`, `stall_after_ms`); an errno is an object
 //! `{"name": "ECONNREFUSED", "number": 111}`.
 
 use std::io;
-use std::process::ExitCode;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use crate::error::{EXIT_MATCHED, EXIT_MISMATCH, EXIT_USAGE};
-use crate::registry::Experiment;
+use crate::error::SocketError;
+use crate::run::{Entry, Verdict};
 
 /// What an experiment observed, compared with what the book predicts.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Report {
+/// `M` is the experiment's `Observed` struct; tests read reports back as
+/// `Report<sixteen::Observed>`, the runner as `Report<Value>`.
+#[derive(
+    Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema,
+)]
+pub struct Report<M = Value> {
     /// The experiment's number in the registry.
     pub number: u8,
     /// The experiment's binary name.
     pub experiment: String,
     /// The outcome the book predicts.
     pub expected: String,
-    /// The outcome the kernel produced.
+    /// The outcome the kernel produced; `"error"` if the experiment could
+    /// not run, `"timeout"` if the runner had to kill it.
     pub observed: String,
     /// Whether `observed == expected`.
     pub matched: bool,
     /// Wall time of the whole experiment, in ms.
     pub elapsed_ms: u64,
     /// What was measured on the way, each key with its unit.
-    pub measurements: Map<String, Value>,
+    pub measurements: M,
 }
 
-/// Collects measurements while an experiment runs.
-#[derive(Debug)]
-pub struct Recorder {
-    experiment: &'static Experiment,
-    expected: &'static str,
-    started: Instant,
-    measurements: Map<String, Value>,
+/// The measurements of a report whose experiment could not run.
+#[derive(
+    Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema,
+)]
+pub struct ErrorInfo {
+    /// The one-line message, as printed on stderr.
+    pub error: String,
+    /// The errno, if the failure came from the kernel; `None` otherwise.
+    pub errno: Option<Errno>,
 }
 
-impl Recorder {
-    /// Starts the clock for `experiment`.
-    pub fn start(experiment: &'static Experiment) -> Self {
-        Recorder {
-            experiment,
-            expected: experiment.expected,
-            started: Instant::now(),
-            measurements: Map::new(),
-        }
-    }
-
-    /// Expects `outcome` instead of the registry's: for a mode that checks
-    /// another of the passage's predictions (`deadlock --fixed`).
-    pub fn expecting(mut self, outcome: &'static str) -> Self {
-        self.expected = outcome;
-        self
-    }
-
-    /// Records one measurement; `key` names its unit (`server_read_bytes`).
-    pub fn measure(&mut self, key: &str, value: impl Into<Value>) {
-        self.measurements.insert(key.to_owned(), value.into());
-    }
-
-    /// Stops the clock and compares `observed` with the book's prediction.
-    pub fn finish(self, observed: &str) -> Report {
-        Report {
-            number: self.experiment.number,
-            experiment: self.experiment.name.to_owned(),
-            expected: self.expected.to_owned(),
-            observed: observed.to_owned(),
-            matched: observed == self.expected,
-            elapsed_ms: self.started.elapsed().as_millis() as u64,
-            measurements: self.measurements,
-        }
-    }
+/// An errno by name and number: `{"name": "ECONNREFUSED", "number": 111}`.
+#[derive(
+    Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub struct Errno {
+    /// The symbolic name, such as `"ECONNREFUSED"`.
+    pub name: String,
+    /// The number on this system (111 for ECONNREFUSED on Linux).
+    pub number: i32,
 }
 
-impl Report {
-    /// Prints the report (one JSON object, or the verdict line) and returns
-    /// the exit status: 0 if it matched the book, 1 if not.
-    pub fn emit(&self, json: bool) -> ExitCode {
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string(self).expect("a report always serializes")
-            );
-        } else {
-            println!("{}", self.verdict_line());
-        }
-        ExitCode::from(if self.matched {
-            EXIT_MATCHED
-        } else {
-            EXIT_MISMATCH
+impl Errno {
+    /// The errno of an I/O error; `None` for an error that carries none.
+    pub fn of(err: &io::Error) -> Option<Errno> {
+        Some(Errno {
+            name: crate::error::errno_name(err)?,
+            number: err.raw_os_error()?,
         })
     }
+}
 
-    /// The one-line verdict: observed, predicted, and whether they match.
-    pub fn verdict_line(&self) -> String {
-        let passage = crate::registry::find(&self.experiment)
-            .map(|e| e.passage)
-            .unwrap_or("the book");
-        let mark = if self.matched {
-            "✓ as the book predicts"
-        } else {
-            "✗ the book predicts otherwise"
+impl Report<Value> {
+    /// The report of a finished default run.
+    pub fn from_verdict<O: Serialize>(
+        entry: &Entry,
+        verdict: Verdict<O>,
+        elapsed_ms: u64,
+    ) -> Self {
+        let expected = verdict.expected.unwrap_or(entry.expected);
+        Report {
+            number: entry.number,
+            experiment: entry.name.to_owned(),
+            expected: expected.to_owned(),
+            observed: verdict.observed.to_owned(),
+            matched: verdict.observed == expected,
+            elapsed_ms,
+            measurements: serde_json::to_value(verdict.measurements)
+                .expect("measurements always serialize"),
+        }
+    }
+
+    /// The report of an experiment that could not run: `observed` is
+    /// `observed` (`"error"`, or the runner's `"timeout"`), and the
+    /// measurements are an [`ErrorInfo`].
+    pub fn unmatched(
+        entry: &Entry,
+        observed: &str,
+        info: ErrorInfo,
+        elapsed_ms: u64,
+    ) -> Self {
+        Report {
+            number: entry.number,
+            experiment: entry.name.to_owned(),
+            expected: entry.expected.to_owned(),
+            observed: observed.to_owned(),
+            matched: false,
+            elapsed_ms,
+            measurements: serde_json::to_value(info)
+                .expect("ErrorInfo serializes"),
+        }
+    }
+
+    /// The report of an experiment that failed with `err`: `observed` is
+    /// `"error"`, with the one-line message and the errno, if any.
+    pub fn of_error(
+        entry: &Entry,
+        err: &anyhow::Error,
+        elapsed_ms: u64,
+    ) -> Self {
+        let errno = err
+            .downcast_ref::<SocketError>()
+            .and_then(|e| Errno::of(&e.source))
+            .or_else(|| err.downcast_ref::<io::Error>().and_then(Errno::of));
+        let info = ErrorInfo {
+            error: format!("{err:#}"),
+            errno,
         };
-        format!(
-            "verdict: observed {}, expected {} ({passage}): {mark}",
-            self.observed, self.expected
-        )
+        Report::unmatched(entry, "error", info, elapsed_ms)
     }
 }
 
-/// Ends an experiment's binary. On success the experiment's own exit status
-/// passes through. An error is printed as one line on stderr, and under
-/// `--json` (`json`) also as a report whose `observed` is `"error"`, with the
-/// message and the errno in its measurements; the exit status is then 2.
-pub fn finish(
-    experiment: &'static Experiment,
-    json: bool,
-    result: anyhow::Result<ExitCode>,
-) -> ExitCode {
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            if json {
-                let report = error_report(experiment, &err);
-                println!(
-                    "{}",
-                    serde_json::to_string(&report).expect("a report always serializes")
-                );
-            }
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
-}
-
-/// The report of an experiment that could not run: `observed` is `"error"`,
-/// `measurements.error` the one-line message and `measurements.errno` the
-/// errno (`{"name": "EADDRINUSE", "number": 98}`, or `null`).
-pub fn error_report(experiment: &'static Experiment, err: &anyhow::Error) -> Report {
-    let errno = err
-        .downcast_ref::<crate::error::SocketError>()
-        .map_or(Value::Null, |e| errno_value(&e.source));
-    let mut record = Recorder::start(experiment);
-    record.measure("error", format!("{err:#}"));
-    record.measure("errno", errno);
-    record.finish("error")
-}
-
-/// An errno as a report value: `{"name": "ECONNREFUSED", "number": 111}`;
-/// `null` for an error that carries no errno.
-pub fn errno_value(err: &io::Error) -> Value {
-    match (crate::error::errno_name(err), err.raw_os_error()) {
-        (Some(name), Some(n)) => json!({"name": name, "number": n}),
-        _ => Value::Null,
-    }
-}
-
-/// Prints an experiment's narration, unless the report goes out as JSON.
-///
-/// In the default run both roles speak, each line tagged `[server]` or
-/// `[client]`; in a manual role the lines are untagged, as in the book.
-#[derive(Debug, Clone, Copy)]
-pub struct Narrator {
-    quiet: bool,
-    tagged: bool,
-}
-
-impl Narrator {
-    /// A narrator for the default run; `quiet` (for `--json`) prints nothing.
-    pub fn tagged(quiet: bool) -> Self {
-        Narrator {
-            quiet,
-            tagged: true,
-        }
+impl<M: Serialize> Report<M> {
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a report always serializes")
     }
 
-    /// A narrator for a manual role: untagged lines, like the book's scripts.
-    pub fn plain() -> Self {
-        Narrator {
-            quiet: false,
-            tagged: false,
-        }
-    }
-
-    /// Prints a line said by the server role.
-    pub fn server(&self, line: impl AsRef<str>) {
-        self.say("[server] ", line.as_ref());
-    }
-
-    /// Prints a line said by the client role.
-    pub fn client(&self, line: impl AsRef<str>) {
-        self.say("[client] ", line.as_ref());
-    }
-
-    /// Prints a line from the experiment itself (a note, a measurement).
-    pub fn note(&self, line: impl AsRef<str>) {
-        self.say("", line.as_ref());
-    }
-
-    fn say(&self, tag: &str, line: &str) {
-        if !self.quiet {
-            let tag = if self.tagged { tag } else { "" };
-            println!("{tag}{line}");
-        }
+    /// The verdict for people, in two lines of at most 80 columns: what was
+    /// observed against what the book predicts, then the passage.
+    pub fn verdict_lines(&self, passage: &str) -> [String; 2] {
+        let first = if self.matched {
+            format!("verdict: {}, as the book predicts ✓", self.observed)
+        } else {
+            format!(
+                "verdict: {} ✗ the book predicts {}",
+                self.observed, self.expected
+            )
+        };
+        [first, format!("         ({passage})")]
     }
 }
 
@@ -224,18 +163,26 @@ mod tests {
     fn error_report_names_the_errno() {
         let failed: std::io::Result<()> =
             Err(std::io::Error::from_raw_os_error(nix::libc::EADDRINUSE));
-        let err = anyhow::Error::from(failed.op("bind 127.0.0.1:1060").unwrap_err());
-        let report = error_report(crate::registry::find("sixteen").unwrap(), &err);
+        let err =
+            anyhow::Error::from(failed.op("bind 127.0.0.1:1060").unwrap_err());
+        let entry = crate::registry::find("sixteen").unwrap();
+        let report = Report::of_error(entry, &err, 0);
         assert_eq!(report.observed, "error");
         assert!(!report.matched);
+        let info: ErrorInfo =
+            serde_json::from_value(report.measurements).unwrap();
         assert_eq!(
-            report.measurements["errno"],
-            json!({"name": "EADDRINUSE", "number": nix::libc::EADDRINUSE})
+            info.errno,
+            Some(Errno {
+                name: "EADDRINUSE".into(),
+                number: nix::libc::EADDRINUSE
+            })
         );
-        let message = report.measurements["error"].as_str().unwrap();
         assert!(
-            message.starts_with("bind 127.0.0.1:1060: EADDRINUSE (os error"),
-            "{message}"
+            info.error
+                .starts_with("bind 127.0.0.1:1060: EADDRINUSE (os error"),
+            "{}",
+            info.error
         );
     }
 }

@@ -12,9 +12,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use wait_timeout::ChildExt;
 
-use crate::error::{EXIT_MISMATCH, EXIT_USAGE};
-use crate::registry::{self, EXPERIMENTS, Experiment};
-use crate::report::{Recorder, Report};
+use crate::narrate::line;
+use crate::registry::{self, EXPERIMENTS};
+use crate::report::{ErrorInfo, Report};
+use crate::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,8 +29,9 @@ struct Args {
     /// Print JSON Lines, one report per experiment, instead of the table.
     #[arg(long, global = true)]
     json: bool,
-    /// Override each experiment's hard deadline, in ms.
-    #[arg(long, global = true, value_name = "MS")]
+    /// Override each experiment's hard deadline, in ms (100 ms to 1 hour).
+    #[arg(long, global = true, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     deadline_ms: Option<u64>,
 }
 
@@ -64,11 +66,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Cmd::Exec { name, args: rest }) => match registry::find(&name) {
-            Some(e) => (e.main)(
-                std::iter::once(OsString::from(e.name))
-                    .chain(rest)
-                    .collect(),
-            ),
+            Some(e) => e.run(rest),
             None => unknown(&name),
         },
         Some(Cmd::Run { ids }) => run_ids(&ids, args.json, args.deadline_ms),
@@ -90,14 +88,14 @@ fn unknown(id: &str) -> ExitCode {
 
 fn list() {
     for e in EXPERIMENTS {
-        println!("{}  {:<18} {}", e.id(), e.name, e.title);
-        println!("    {}", e.passage);
-        println!("    expects {}: {}", e.expected, e.predicts);
+        line(&format!("{}  {:<18} {}", e.id(), e.name, e.title));
+        line(&format!("    {}", e.passage));
+        line(&format!("    expects {}: {}", e.expected, e.predicts));
     }
 }
 
 fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
-    let mut chosen: Vec<&'static Experiment> = Vec::new();
+    let mut chosen: Vec<&'static Entry> = Vec::new();
     for id in ids {
         match registry::find(id) {
             Some(e) => chosen.push(e),
@@ -108,38 +106,35 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
         chosen = EXPERIMENTS.iter().collect();
     }
     if !json {
-        println!(
+        line(&format!(
             "{:<3} {:<18} {:<14} {:<22} {:<2} time",
             "No.", "experiment", "expected", "observed", "ok"
-        );
+        ));
     }
     let mut all_matched = true;
     for e in chosen {
-        let deadline = Duration::from_millis(deadline_ms.unwrap_or(e.deadline_ms));
+        let deadline =
+            Duration::from_millis(deadline_ms.unwrap_or(e.deadline_ms));
         let report = run_child(e, deadline);
         all_matched &= report.matched;
         if json {
-            println!(
-                "{}",
-                serde_json::to_string(&report).expect("a report always serializes")
-            );
+            line(&report.to_json());
         } else {
             let mark = if report.matched { "✓" } else { "✗" };
-            println!(
+            line(&format!(
                 "{:<3} {:<18} {:<14} {:<22} {:<2} {} ms",
                 e.id(),
                 e.name,
-                e.expected,
+                report.expected,
                 report.observed,
                 mark,
                 report.elapsed_ms
-            );
-            // Why an experiment could not run: its own error, or the runner's.
-            let why = ["error", "runner_error"]
-                .iter()
-                .find_map(|k| report.measurements.get(*k));
-            if let Some(why) = why.and_then(|v| v.as_str()) {
-                println!("    {why}");
+            ));
+            // Why an experiment could not run, in its own words or the runner's.
+            if let Some(why) =
+                report.measurements.get("error").and_then(|v| v.as_str())
+            {
+                line(&format!("    {why}"));
             }
         }
     }
@@ -152,16 +147,26 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
 
 /// Runs one experiment as a child process (`workbook exec NAME --json`),
 /// killing it at `deadline`, and returns its report. A child that times out,
-/// fails or prints no report gets a synthesized, unmatched one whose
-/// `observed` is `timeout` or `error` and whose `runner_error` says why.
-pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
-    // Every path below returns, so each may consume the recorder.
-    let record = Recorder::start(e);
+/// fails or prints no report gets an unmatched report whose `observed` is
+/// `timeout` or `error` and whose `measurements.error` says why.
+pub fn run_child(e: &'static Entry, deadline: Duration) -> Report {
+    let started = std::time::Instant::now();
+    let failed = |observed: &str, why: String| {
+        let info = ErrorInfo {
+            error: why,
+            errno: None,
+        };
+        Report::unmatched(
+            e,
+            observed,
+            info,
+            started.elapsed().as_millis() as u64,
+        )
+    };
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(err) => {
             return failed(
-                record,
                 "error",
                 format!("cannot find the workbook executable: {err}"),
             );
@@ -176,13 +181,18 @@ pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
             stderr,
         }) => (status, stdout, stderr),
         Ok(Finished::Killed) => {
+            let ms = deadline.as_millis();
             return failed(
-                record,
                 "timeout",
-                format!("killed after its deadline of {} ms", deadline.as_millis()),
+                format!("killed after its deadline of {ms} ms"),
             );
         }
-        Err(err) => return failed(record, "error", format!("cannot run the experiment: {err}")),
+        Err(err) => {
+            return failed(
+                "error",
+                format!("cannot run the experiment: {err}"),
+            );
+        }
     };
     match stdout
         .lines()
@@ -195,20 +205,10 @@ pub fn run_child(e: &'static Experiment, deadline: Duration) -> Report {
                 .lines()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("no report and no error message");
-            failed(
-                record,
-                "error",
-                format!("exit status {}: {why}", status.code().unwrap_or(-1)),
-            )
+            let code = status.code().unwrap_or(-1);
+            failed("error", format!("exit status {code}: {why}"))
         }
     }
-}
-
-/// The report of a child that gave none: unmatched, `observed` as given,
-/// and `measurements.runner_error` saying why.
-fn failed(mut record: Recorder, observed: &str, why: String) -> Report {
-    record.measure("runner_error", why);
-    record.finish(observed)
 }
 
 /// How a child process run by [`run_with_deadline`] ended.
@@ -228,11 +228,39 @@ pub enum Finished {
 }
 
 /// Runs `command` with stdin closed and its output captured, and kills it if
-/// it is still running after `deadline`.
+/// it is still running after `deadline`. On Linux the child also dies with
+/// this process (`prctl(PR_SET_PDEATHSIG, SIGKILL)`), so a runner ended by
+/// Ctrl-C, `SIGTERM` or `SIGKILL` leaves no experiment running.
 ///
 /// # Errors
 /// Fails if the process cannot be started or waited for.
-pub fn run_with_deadline(mut command: Command, deadline: Duration) -> std::io::Result<Finished> {
+pub fn run_with_deadline(
+    mut command: Command,
+    deadline: Duration,
+) -> std::io::Result<Finished> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the child between fork and exec and
+        // calls only async-signal-safe functions (prctl, getppid, _exit).
+        unsafe {
+            command.pre_exec(move || {
+                if nix::libc::prctl(
+                    nix::libc::PR_SET_PDEATHSIG,
+                    nix::libc::SIGKILL,
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl(): then go at once.
+                if nix::libc::getppid() as u32 != parent {
+                    nix::libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -283,7 +311,8 @@ mod tests {
     fn process_past_its_deadline_is_killed() {
         let mut sleeper = Command::new("sleep");
         sleeper.arg("30");
-        let finished = run_with_deadline(sleeper, Duration::from_millis(50)).unwrap();
+        let finished =
+            run_with_deadline(sleeper, Duration::from_millis(50)).unwrap();
         assert!(matches!(finished, Finished::Killed), "{finished:?}");
     }
 
@@ -299,7 +328,10 @@ mod tests {
                 stderr,
             } => {
                 assert_eq!(status.code(), Some(3));
-                assert_eq!((stdout.as_str(), stderr.as_str()), ("out\n", "err\n"));
+                assert_eq!(
+                    (stdout.as_str(), stderr.as_str()),
+                    ("out\n", "err\n")
+                );
             }
             Finished::Killed => panic!("killed"),
         }

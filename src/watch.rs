@@ -25,11 +25,21 @@ pub struct WatchOpts {
     pub record: bool,
 }
 
-/// What [`watch`] saw.
-#[derive(Debug, Clone, Default)]
-pub struct Watched {
+/// How a watch went, in ms; part of an experiment's measurements.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct Timing {
     /// True if the counters stopped moving for the stall window before the
-    /// experiment finished.
+    /// work finished.
     pub stalled: bool,
     /// When a counter last moved, in ms since the watch began: where the
     /// stall began, if there was one.
@@ -39,8 +49,43 @@ pub struct Watched {
     pub longest_pause_ms: u64,
     /// How long the watch lasted, in ms.
     pub elapsed_ms: u64,
+}
+
+/// What [`watch`] saw.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    /// Whether it stalled, and when.
+    pub timing: Timing,
     /// (ms since the start, the counters' values), if `record` was set.
     pub samples: Vec<(f64, Vec<u64>)>,
+}
+
+/// Runs `work` on a thread of its own while this thread watches `read`
+/// (see [`watch`]). If the counters stall, calls `on_stall`, which must
+/// wake `work` (by shutting its sockets down, say), and returns what it
+/// returned as well as what `work` returned.
+pub fn while_running<R: Send, E>(
+    opts: &WatchOpts,
+    read: impl FnMut() -> Vec<u64>,
+    label: impl Fn(&[u64]) -> String,
+    work: impl FnOnce() -> R + Send,
+    on_stall: impl FnOnce() -> E,
+) -> (Watched, R, Option<E>) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let result = work();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            result
+        });
+        let is_done = || done.load(std::sync::atomic::Ordering::SeqCst);
+        let watched = watch(opts, read, is_done, label);
+        let evidence = watched.timing.stalled.then(on_stall);
+        let result = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (watched, result, evidence)
+    })
 }
 
 /// Samples `read` every `opts.every` until `done()` is true or the values
@@ -53,8 +98,12 @@ pub fn watch(
     label: impl Fn(&[u64]) -> String,
 ) -> Watched {
     let bar = opts.progress.then(|| {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"));
+        let bar =
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .expect("a valid template"),
+        );
         bar
     });
     let start = Instant::now();
@@ -91,13 +140,13 @@ pub fn watch(
         let word = if stalled { "STALLED" } else { "done" };
         bar.finish_with_message(format!("{}: {word}", label(&last)));
     }
-    Watched {
+    let timing = Timing {
         stalled,
         last_progress_ms: (last_change - start).as_millis() as u64,
         longest_pause_ms: longest_pause.as_millis() as u64,
         elapsed_ms: start.elapsed().as_millis() as u64,
-        samples,
-    }
+    };
+    Watched { timing, samples }
 }
 
 #[cfg(test)]
@@ -118,15 +167,15 @@ mod tests {
     #[test]
     fn still_counters_are_a_stall() {
         let w = watch(&opts(20), || vec![5], || false, |_| String::new());
-        assert!(w.stalled);
-        assert_eq!(w.last_progress_ms, 0);
+        assert!(w.timing.stalled);
+        assert_eq!(w.timing.last_progress_ms, 0);
     }
 
     /// Done wins over a stall: a finished experiment is not reported stalled.
     #[test]
     fn done_is_not_a_stall() {
         let w = watch(&opts(10_000), || vec![5], || true, |_| String::new());
-        assert!(!w.stalled);
+        assert!(!w.timing.stalled);
         assert!(!w.samples.is_empty());
     }
 
@@ -140,6 +189,6 @@ mod tests {
             || n.load(Ordering::SeqCst) > 100,
             |_| String::new(),
         );
-        assert!(!w.stalled);
+        assert!(!w.timing.stalled);
     }
 }

@@ -1,8 +1,7 @@
-//! Experiment 10: the buffer-fill deadlock. See `src/experiments/deadlock.rs`
-//! and chapter 10.
+//! Experiment 10 `deadlock`: see `src/experiments/deadlock.rs` and its chapter.
 //!
-//! Run: `cargo run --bin deadlock`
+//! Run: `cargo run --bin deadlock` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::experiments::deadlock::main(std::env::args_os().collect())
+    tcp_workbook::registry::main("deadlock")
 }

@@ -1,8 +1,7 @@
-//! Experiment 01: the sixteen-octet client and server. See
-//! `src/experiments/sixteen.rs` and chapter 01.
+//! Experiment 01 `sixteen`: see `src/experiments/sixteen.rs` and its chapter.
 //!
-//! Run: `cargo run --bin sixteen`
+//! Run: `cargo run --bin sixteen` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::experiments::sixteen::main(std::env::args_os().collect())
+    tcp_workbook::registry::main("sixteen")
 }

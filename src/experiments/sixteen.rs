@@ -3,79 +3,58 @@
 //! **Question.** What does the simplest TCP conversation look like, socket
 //! call by socket call, and which addresses does each socket end up with?
 //!
-//! **The book.** FOPNP 3rd ed. (Rhodes & Goerzen), ch. 3, "A Simple TCP Client
-//! and Server", Listing 3-1, with its output on p. 46: the server sets
-//! `SO_REUSEADDR`, binds, listens with a backlog of 1, and for each client
-//! accepts a new *connected* socket, reads exactly 16 octets with a loop
-//! (`recvall`), answers `Farewell, client` and closes. The client connects,
-//! sends `Hi there, server` and reads 16 octets back. The connected socket's
-//! name is the listening address; its peer is the client's own socket name.
+//! **The book.** FOPNP 3rd ed., ch. 3, Listing 3-1 (`tcp_sixteen.py`), and
+//! its output on p. 46: the server binds, listens, and for each client
+//! accepts a new *connected* socket, reads sixteen octets with a loop
+//! (`recvall`), replies and closes. The client connects, sends sixteen
+//! octets and reads sixteen back.
 //!
 //! **Run.**
-//! - `cargo run --bin sixteen`: both roles, in this one process, on a free
-//!   loopback port; narrates and ends with a verdict (`--json` for a report).
-//! - Two terminals, as in the book (wire-compatible with `tcp_sixteen.py`):
-//!   `cargo run --bin sixteen -- server ""` then
-//!   `cargo run --bin sixteen -- client 127.0.0.1` (port 1060, `-p` to change).
+//! - `cargo run --bin sixteen`: both roles on a free loopback port, then a
+//!   verdict (`-- --json` for a report).
+//! - Two terminals, as in the book (the bytes of `tcp_sixteen.py`):
+//!   `cargo run --bin sixteen -- server ""`, then
+//!   `cargo run --bin sixteen -- client 127.0.0.1` (port 1060; `-p PORT`).
 //!
 //! **Chapter.** `chapters/01-sixteen.md`.
 
-use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::{cli, deadline, error, registry, report};
+use crate::error::{Op, SocketError};
+use crate::narrate::Narrator;
+use crate::pyfmt::{py_addr, py_bytes};
+use crate::run::{Ctx, NoKnobs, Verdict};
+use crate::{args, deadline, names, peers, server};
 
 /// The client's message: exactly sixteen octets.
 pub const HELLO: &[u8; 16] = b"Hi there, server";
 /// The server's reply: exactly sixteen octets.
 pub const FAREWELL: &[u8; 16] = b"Farewell, client";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "sixteen",
-    about = "01: the sixteen-octet TCP client and server (FOPNP ch. 3, Listing 3-1)"
-)]
-struct Args {
-    #[command(subcommand)]
-    role: Option<Role>,
-    /// Print one JSON report instead of the narration (default run only).
-    #[arg(long, global = true)]
-    json: bool,
-    /// Deadline for each connect, send and recv, in ms.
-    #[arg(long, global = true, value_name = "MS", default_value_t = 5_000)]
-    timeout_ms: u64,
-}
-
-#[derive(Debug, Subcommand)]
-enum Role {
-    /// Listen and answer clients, like `tcp_sixteen.py server`.
-    Server(cli::ServerArgs),
-    /// Connect and exchange sixteen octets, like `tcp_sixteen.py client`.
-    Client(cli::ClientArgs),
-}
-
-/// Runs experiment 01 with a full argument list (`args[0]` is the program
-/// name) and returns its exit status: 0 as the book predicts, 1 otherwise,
-/// 2 for a usage or environment error.
-pub fn main(args: Vec<OsString>) -> ExitCode {
-    let args = Args::parse_from(args);
-    let timeout = Duration::from_millis(args.timeout_ms.max(1));
-    let entry = registry::find("sixteen").expect("sixteen is registered");
-    report::finish(
-        entry,
-        args.json && args.role.is_none(),
-        match args.role {
-            None => experiment(args.json, timeout),
-            Some(Role::Server(server_args)) => server(&server_args, timeout),
-            Some(Role::Client(client_args)) => client(&client_args, timeout),
-        },
-    )
+/// What the default run observed: each socket's address as the kernel
+/// reported it, and the bytes each side received.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Observed {
+    /// The listening socket's name (`getsockname`).
+    pub listening_address: SocketAddr,
+    /// The client's name after `connect()`: the kernel chose its port.
+    pub client_name: SocketAddr,
+    /// The client's address as `accept()` returned it.
+    pub accepted_from: SocketAddr,
+    /// The connected socket's own name (`getsockname` on the server side).
+    pub connected_name: SocketAddr,
+    /// The connected socket's peer (`getpeername` on the server side).
+    pub connected_peer: SocketAddr,
+    /// What the server's `recvall(16)` returned, as text.
+    pub server_received: String,
+    /// What the client's `recvall(16)` returned, as text.
+    pub client_received: String,
 }
 
 // ANCHOR: recvall
@@ -95,11 +74,13 @@ pub fn recv_all(sock: &mut impl Read, length: usize) -> io::Result<Vec<u8>> {
         match sock.read(&mut data[received..]) {
             // 0 bytes means the peer closed its end: no more will ever come.
             Ok(0) => {
+                let message = format!(
+                    "was expecting {length} bytes but only received \
+                     {received} bytes before the socket closed"
+                );
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "was expecting {length} bytes but only received {received} bytes before the socket closed"
-                    ),
+                    message,
                 ));
             }
             Ok(more) => received += more,
@@ -111,287 +92,183 @@ pub fn recv_all(sock: &mut impl Read, length: usize) -> io::Result<Vec<u8>> {
 }
 // ANCHOR_END: recvall
 
-/// The default run: both roles in turn, in this one thread, then the verdict.
-fn experiment(json: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
-    use error::Op;
-    let entry = registry::find("sixteen").expect("sixteen is registered");
-    let mut record = report::Recorder::start(entry);
-    let say = report::Narrator::tagged(json);
-
-    // ANCHOR: setup
-    // The server: a listening socket on a port the kernel picks (port 0).
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).op("socket")?;
-    listener
-        .set_reuse_address(true)
-        .op("setsockopt SO_REUSEADDR")?;
-    let want: SocketAddr = "127.0.0.1:0".parse()?;
-    listener
-        .bind(&want.into())
-        .op(format_args!("bind {want}"))?;
-    listener.listen(1).op("listen")?;
-    let listening = cli::socket_name(&listener)?;
-    say.server(format!("Listening at {}", cli::py_addr(&listening)));
-    say.server("Waiting to accept a new connection");
-    // ANCHOR_END: setup
-
-    // ANCHOR: experiment
-    // The client connects. connect() returns before the server calls
-    // accept(): the kernel completes the handshake by itself and queues the
-    // connection in the listening socket's backlog. That is why one thread
-    // can play both roles here.
-    let client = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).op("socket")?;
-    client
-        .set_read_timeout(Some(timeout))
-        .op("setsockopt SO_RCVTIMEO")?;
-    client
-        .set_write_timeout(Some(timeout))
-        .op("setsockopt SO_SNDTIMEO")?;
-    client
-        .connect_timeout(&listening.into(), timeout)
-        .op(format_args!("connect to {listening}"))?;
-    let client_name = cli::socket_name(&client)?;
-    say.client(format!(
-        "Client has been assigned socket name {}",
-        cli::py_addr(&client_name)
-    ));
-    let mut client = TcpStream::from(client);
-    // sendall(): write_all() calls send(2) until every byte is accepted.
-    client.write_all(HELLO).op("send to server")?;
-
-    // The server accepts: a new, connected socket for this one conversation.
-    deadline::wait_readable(&listener, timeout).op(format_args!("accept on {listening}"))?;
-    let (connected, sockname) = listener
-        .accept()
-        .op(format_args!("accept on {listening}"))?;
-    let sockname = sockname
-        .as_socket()
-        .expect("an IPv4 listener accepts IPv4 peers");
-    let connected_name = cli::socket_name(&connected)?;
-    let connected_peer = cli::peer_name(&connected)?;
-    say.server(format!(
-        "We have accepted a connection from {}",
-        cli::py_addr(&sockname)
-    ));
-    say.server(format!("  Socket name: {}", cli::py_addr(&connected_name)));
-    say.server(format!("  Socket peer: {}", cli::py_addr(&connected_peer)));
-    connected
-        .set_read_timeout(Some(timeout))
-        .op("setsockopt SO_RCVTIMEO")?;
-    connected
-        .set_write_timeout(Some(timeout))
-        .op("setsockopt SO_SNDTIMEO")?;
-    let mut connected = TcpStream::from(connected);
-    let message = recv_all(&mut connected, 16).op("recv from client")?;
-    say.server(format!(
-        "  Incoming sixteen-octet message: {}",
-        cli::py_bytes(&message)
-    ));
-    connected.write_all(FAREWELL).op("send to client")?;
-    drop(connected); // close()
-    say.server("  Reply sent, socket closed");
-
-    // The client reads the reply, which has waited in its receive queue.
-    let reply = recv_all(&mut client, 16).op("recv from server")?;
-    say.client(format!("The server said {}", cli::py_bytes(&reply)));
-    drop(client); // close()
-    // ANCHOR_END: experiment
-
-    // ANCHOR: report
-    let name_is_listening = connected_name == listening;
-    let peer_is_client = connected_peer == client_name && sockname == client_name;
-    record.measure("listening_port", listening.port());
-    record.measure("client_port", client_name.port());
-    record.measure("client_sent_bytes", HELLO.len());
-    record.measure("server_received_bytes", message.len());
-    record.measure("server_sent_bytes", FAREWELL.len());
-    record.measure("client_received_bytes", reply.len());
-    record.measure("server_received", String::from_utf8_lossy(&message));
-    record.measure("client_received", String::from_utf8_lossy(&reply));
-    record.measure("connected_name_is_listening_address", name_is_listening);
-    record.measure("connected_peer_is_client_name", peer_is_client);
-    let observed = if message != HELLO {
-        "message_altered"
-    } else if reply != FAREWELL {
-        "reply_altered"
-    } else if !name_is_listening {
-        "connected_name_differs"
-    } else if !peer_is_client {
-        "connected_peer_differs"
-    } else {
-        "exchanged"
-    };
-    say.note(format!(
-        "checks: message intact {}, reply intact {}, connected socket name == listening address {}, its peer == client's name {}",
-        yes(message == HELLO),
-        yes(reply == FAREWELL),
-        yes(name_is_listening),
-        yes(peer_is_client)
-    ));
-    Ok(record.finish(observed).emit(json))
-    // ANCHOR_END: report
+// ANCHOR: listen
+/// The book's server setup: `socket()`, `SO_REUSEADDR`, `bind()`, and
+/// `listen(1)`. From here on, this socket only listens.
+fn listen_at(addr: SocketAddr) -> Result<Socket, SocketError> {
+    let domain = Domain::for_address(addr);
+    let sock =
+        Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).op("socket")?;
+    sock.set_reuse_address(true).op("setsockopt SO_REUSEADDR")?;
+    sock.bind(&addr.into()).op(format_args!("bind {addr}"))?;
+    sock.listen(1).op(format_args!("listen on {addr}"))?;
+    Ok(sock)
 }
+// ANCHOR_END: listen
 
 // ANCHOR: server
-/// The manual server role: `tcp_sixteen.py server`, with a deadline on every
-/// wait so that it never blocks forever.
-fn server(args: &cli::ServerArgs, timeout: Duration) -> anyhow::Result<ExitCode> {
-    use error::Op;
-    let say = report::Narrator::plain();
-    let addr = args.bind_addr()?;
-    let listener =
-        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).op("socket")?;
-    listener
-        .set_reuse_address(true)
-        .op("setsockopt SO_REUSEADDR")?;
-    listener
-        .bind(&addr.into())
-        .op(format_args!("bind {addr}"))?;
-    listener.listen(1).op(format_args!("listen on {addr}"))?;
-    say.note(format!(
-        "Listening at {}",
-        cli::py_addr(&cli::socket_name(&listener)?)
+/// The book's server, for one client that `accept()` returned (its address
+/// is `sockname`): names the connected socket's two ends, reads sixteen
+/// octets, replies. The caller closes the socket when this returns.
+fn server(
+    mut sc: &TcpStream,
+    sockname: SocketAddr,
+    say: &Narrator,
+) -> anyhow::Result<(SocketAddr, SocketAddr, Vec<u8>)> {
+    say.say(format!(
+        "We have accepted a connection from {}",
+        py_addr(&sockname)
     ));
-    loop {
-        say.note("Waiting to accept a new connection");
-        let wait = Duration::from_millis(args.accept_timeout_ms);
-        deadline::wait_readable(&listener, wait)
-            .op(format_args!("accept on {addr}"))
-            .map_err(|e| {
-                e.hint(format!(
-                    "no client came within {} ms (--accept-timeout-ms)",
-                    args.accept_timeout_ms
-                ))
-            })?;
-        let (connected, sockname) = listener.accept().op(format_args!("accept on {addr}"))?;
-        let sockname = sockname
-            .as_socket()
-            .expect("an inet listener accepts inet peers");
-        say.note(format!(
-            "We have accepted a connection from {}",
-            cli::py_addr(&sockname)
-        ));
-        say.note(format!(
-            "  Socket name: {}",
-            cli::py_addr(&cli::socket_name(&connected)?)
-        ));
-        let peer = cli::peer_name(&connected)?;
-        say.note(format!("  Socket peer: {}", cli::py_addr(&peer)));
-        connected
-            .set_read_timeout(Some(timeout))
-            .op("setsockopt SO_RCVTIMEO")?;
-        connected
-            .set_write_timeout(Some(timeout))
-            .op("setsockopt SO_SNDTIMEO")?;
-        let mut connected = TcpStream::from(connected);
-        let conversation = recv_all(&mut connected, 16)
-            .op(format_args!("recv from {sockname}"))
-            .and_then(|message| {
-                say.note(format!(
-                    "  Incoming sixteen-octet message: {}",
-                    cli::py_bytes(&message)
-                ));
-                connected
-                    .write_all(FAREWELL)
-                    .op(format_args!("send to {sockname}"))
-            });
-        drop(connected); // close()
-        match conversation {
-            Ok(()) => say.note("  Reply sent, socket closed"),
-            // One broken client must not stop the server, unless it serves only one.
-            Err(e) if !args.once => eprintln!("error: {e}"),
-            Err(e) => return Err(e.into()),
-        }
-        if args.once {
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
+    let name = names::socket_name(sc)?; // getsockname()
+    let peer = names::peer_name(sc)?; // getpeername()
+    say.say(format!("  Socket name: {}", py_addr(&name)));
+    say.say(format!("  Socket peer: {}", py_addr(&peer)));
+    let message = recv_all(&mut sc, 16).op(format_args!("recv from {peer}"))?;
+    say.say(format!(
+        "  Incoming sixteen-octet message: {}",
+        py_bytes(&message)
+    ));
+    // sendall(): write_all() calls send(2) until every byte is accepted.
+    sc.write_all(FAREWELL).op(format_args!("send to {peer}"))?;
+    say.say("  Reply sent, socket closed");
+    Ok((name, peer, message))
 }
 // ANCHOR_END: server
 
 // ANCHOR: client
-/// The manual client role: `tcp_sixteen.py client HOST`.
-fn client(args: &cli::ClientArgs, timeout: Duration) -> anyhow::Result<ExitCode> {
-    use error::Op;
-    let say = report::Narrator::plain();
-    let addr = args.server_addr()?;
+/// The book's client: `connect()`, send sixteen octets, read sixteen back,
+/// `close()`. Returns the name the kernel gave its socket, and the reply.
+fn client(
+    server: SocketAddr,
+    say: &Narrator,
+    timeout: Duration,
+) -> anyhow::Result<(SocketAddr, Vec<u8>)> {
+    let domain = Domain::for_address(server);
     let sock =
-        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).op("socket")?;
-    sock.set_read_timeout(Some(timeout))
-        .op("setsockopt SO_RCVTIMEO")?;
-    sock.set_write_timeout(Some(timeout))
-        .op("setsockopt SO_SNDTIMEO")?;
-    sock.connect_timeout(&addr.into(), timeout)
-        .op(format_args!("connect to {addr}"))?;
-    say.note(format!(
+        Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).op("socket")?;
+    deadline::set_timeouts(&sock, timeout)?;
+    sock.connect_timeout(&server.into(), timeout)
+        .op(format_args!("connect to {server}"))?;
+    let name = names::socket_name(&sock)?; // getsockname()
+    say.say(format!(
         "Client has been assigned socket name {}",
-        cli::py_addr(&cli::socket_name(&sock)?)
+        py_addr(&name)
     ));
     let mut sock = TcpStream::from(sock);
-    sock.write_all(HELLO).op(format_args!("send to {addr}"))?;
-    let reply = recv_all(&mut sock, 16).op(format_args!("recv from {addr}"))?;
-    say.note(format!("The server said {}", cli::py_bytes(&reply)));
+    sock.write_all(HELLO).op(format_args!("send to {server}"))?;
+    let reply =
+        recv_all(&mut sock, 16).op(format_args!("recv from {server}"))?;
+    say.say(format!("The server said {}", py_bytes(&reply)));
     drop(sock); // close()
-    Ok(ExitCode::SUCCESS)
+    Ok((name, reply))
 }
 // ANCHOR_END: client
 
-fn yes(ok: bool) -> &'static str {
-    if ok { "✓" } else { "✗" }
+// ANCHOR: experiment
+/// The default run: the server on a port the kernel picks, the client
+/// connecting to it, then the verdict.
+fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    let listener = listen_at("127.0.0.1:0".parse()?)?;
+    let listening = names::socket_name(&listener)?;
+    let say = ctx.say.server();
+    say.say(format!("Listening at {}", py_addr(&listening)));
+    // The server waits in accept() on a thread of its own, while the
+    // client connects from this one.
+    let ((sockname, (name, peer, message)), (client_name, reply)) =
+        peers::pair(
+            &ctx.say,
+            |say| {
+                say.say("Waiting to accept a new connection");
+                let (sc, sockname) =
+                    server::accept_within(&listener, ctx.timeout)?;
+                deadline::set_timeouts(&sc, ctx.timeout)?;
+                let sc = TcpStream::from(sc);
+                Ok((sockname, server(&sc, sockname, say)?)) // then close()
+            },
+            |say| client(listening, say, ctx.timeout),
+        )?;
+    let observed = Observed {
+        listening_address: listening,
+        client_name,
+        accepted_from: sockname,
+        connected_name: name,
+        connected_peer: peer,
+        server_received: String::from_utf8_lossy(&message).into_owned(),
+        client_received: String::from_utf8_lossy(&reply).into_owned(),
+    };
+    Ok(verdict(observed, &ctx.say))
+}
+// ANCHOR_END: experiment
+
+// ANCHOR: verdict
+/// The verdict, from what the sockets reported: both messages intact, the
+/// connected socket on the listening port, its peer the client's name.
+fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+    let checks = [
+        ("message", o.server_received.as_bytes() == HELLO),
+        ("reply", o.client_received.as_bytes() == FAREWELL),
+        (
+            "listening port",
+            o.connected_name.port() == o.listening_address.port(),
+        ),
+        ("peer is client", o.connected_peer == o.client_name),
+        ("accepted client", o.accepted_from == o.client_name),
+    ];
+    let marks: Vec<String> = checks
+        .iter()
+        .map(|(what, ok)| format!("{what} {}", if *ok { "✓" } else { "✗" }))
+        .collect();
+    say.say(format!("checks: {}", marks.join(", ")));
+    let observed = match checks.iter().position(|(_, ok)| !ok) {
+        None => "exchanged",
+        Some(0) => "message_altered",
+        Some(1) => "reply_altered",
+        Some(2) => "connected_port_differs",
+        Some(_) => "connected_peer_differs",
+    };
+    Verdict::new(observed, o)
+}
+// ANCHOR_END: verdict
+
+/// The manual roles, as in the book.
+#[derive(Debug, clap::Subcommand)]
+pub enum Role {
+    /// Listen and answer clients, like `tcp_sixteen.py server`.
+    Server(args::ServerArgs),
+    /// Connect and exchange sixteen octets, like `tcp_sixteen.py client`.
+    Client(args::ClientArgs),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Experiment 01, for [`crate::run::main`].
+#[derive(Debug)]
+pub struct Sixteen;
 
-    /// A reader that hands out at most `step` bytes per read, like a recv()
-    /// that returns whatever part of the message has arrived.
-    struct Trickle<'a> {
-        data: &'a [u8],
-        step: usize,
+impl crate::run::Experiment for Sixteen {
+    type Knobs = NoKnobs;
+    type Role = Role;
+    type Observed = Observed;
+
+    fn run(_: &NoKnobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+        experiment(ctx)
     }
 
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.step.min(buf.len()).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
+    // ANCHOR: roles
+    fn role(role: Role, _: &NoKnobs, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+        match role {
+            Role::Server(a) => {
+                let listener = listen_at(a.bind_addr()?)?;
+                let at = names::socket_name(&listener)?;
+                ctx.say.say(format!("Listening at {}", py_addr(&at)));
+                let waiting = Some("Waiting to accept a new connection");
+                server::serve(&listener, &a, ctx, waiting, |sc, sockname| {
+                    server(sc, sockname, &ctx.say).map(drop)
+                })
+            }
+            Role::Client(a) => {
+                client(a.server_addr()?, &ctx.say, ctx.timeout)?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
-
-    /// recv_all keeps calling read until all sixteen octets are in, however
-    /// they were split.
-    #[test]
-    fn recv_all_assembles_short_reads() {
-        for step in [1, 3, 7, 16] {
-            let mut src = Trickle { data: HELLO, step };
-            assert_eq!(recv_all(&mut src, 16).unwrap(), HELLO, "step {step}");
-        }
-    }
-
-    /// recv_all reads no further than `length`: the rest stays for the next call.
-    #[test]
-    fn recv_all_leaves_the_rest() {
-        let mut src = Trickle {
-            data: b"Hi there, serverAND MORE",
-            step: 5,
-        };
-        assert_eq!(recv_all(&mut src, 16).unwrap(), HELLO);
-        assert_eq!(src.data, b"AND MORE");
-    }
-
-    /// An early end of stream fails with the book's message and the count.
-    #[test]
-    fn recv_all_reports_early_close() {
-        let mut src = Trickle {
-            data: b"Hi there",
-            step: 3,
-        };
-        let err = recv_all(&mut src, 16).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(
-            err.to_string(),
-            "was expecting 16 bytes but only received 8 bytes before the socket closed"
-        );
-    }
+    // ANCHOR_END: roles
 }

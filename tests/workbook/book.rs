@@ -29,7 +29,9 @@ fn chapters() -> Vec<PathBuf> {
 /// anchor, and line numbers drift silently).
 #[test]
 fn includes_name_existing_files_and_anchors() {
-    let include = Regex::new(r"\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}").unwrap();
+    let include =
+        Regex::new(r"\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
+            .unwrap();
     let mut problems = Vec::new();
     let mut count = 0;
     for chapter in chapters() {
@@ -41,7 +43,8 @@ fn includes_name_existing_files_and_anchors() {
                 .split_once(':')
                 .map_or((spec, None), |(f, a)| (f, Some(a)));
             let path = chapter.parent().unwrap().join(file);
-            let where_ = format!("{}: {{{{#{} {spec}}}}}", chapter.display(), &cap[1]);
+            let where_ =
+                format!("{}: {{{{#{} {spec}}}}}", chapter.display(), &cap[1]);
             let Ok(source) = fs::read_to_string(&path) else {
                 problems.push(format!("{where_}: no file {}", path.display()));
                 continue;
@@ -51,14 +54,20 @@ fn includes_name_existing_files_and_anchors() {
                 Some(a) if a.chars().all(|c| c.is_ascii_digit() || c == ':') => problems.push(
                     format!("{where_}: line numbers; use an anchor (// ANCHOR: name)"),
                 ),
-                Some(a) => {
-                    for marker in [format!("ANCHOR: {a}"), format!("ANCHOR_END: {a}")] {
-                        if !source.lines().any(|l| l.trim_end().ends_with(&marker)) {
-                            problems
-                                .push(format!("{where_}: {} has no `{marker}`", path.display()));
+                Some(a) => match region(&source, a) {
+                    None => problems.push(format!(
+                        "{where_}: {} has no `ANCHOR: {a}` ... `ANCHOR_END: {a}`",
+                        path.display()
+                    )),
+                    Some(lines) if lines.iter().all(|l| l.trim().is_empty()) => {
+                        problems.push(format!("{where_}: the region is empty"))
+                    }
+                    Some(lines) => {
+                        for l in lines.iter().filter(|l| l.chars().count() > 80) {
+                            problems.push(format!("{where_}: wider than 80 columns: {l}"));
                         }
                     }
-                }
+                },
             }
         }
     }
@@ -73,20 +82,82 @@ fn includes_name_existing_files_and_anchors() {
     );
 }
 
+/// The lines between `ANCHOR: name` and `ANCHOR_END: name`, without the
+/// marker lines of other anchors (mdBook drops those too); `None` if the
+/// file has no such anchor.
+fn region<'a>(source: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    let (start, end) =
+        (format!("ANCHOR: {name}"), format!("ANCHOR_END: {name}"));
+    let mut lines = source.lines();
+    lines.by_ref().find(|l| l.trim_end().ends_with(&start))?;
+    let mut region = Vec::new();
+    for line in lines {
+        if line.trim_end().ends_with(&end) {
+            return Some(region);
+        }
+        if !line.contains("ANCHOR: ") && !line.contains("ANCHOR_END: ") {
+            region.push(line);
+        }
+    }
+    None
+}
+
+/// Every anchor in the experiments' source is included by some chapter:
+/// an anchor nobody includes is code the book meant to show and does not.
+#[test]
+fn every_anchor_is_included_by_a_chapter() {
+    let all: String = chapters()
+        .iter()
+        .map(|c| fs::read_to_string(c).unwrap())
+        .collect();
+    let anchor = Regex::new(r"ANCHOR: (\w+)").unwrap();
+    let mut missing = Vec::new();
+    let dir = root().join("src/experiments");
+    let mut files = vec![];
+    let mut dirs = vec![dir.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
+        let rel = path.strip_prefix(root()).unwrap().display().to_string();
+        let source = fs::read_to_string(&path).unwrap();
+        for cap in anchor.captures_iter(&source) {
+            if !all.contains(&format!("../{rel}:{}}}}}", &cap[1])) {
+                missing.push(format!("{rel}: {}", &cap[1]));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "anchors no chapter includes: {missing:?}"
+    );
+}
+
 /// Every registered experiment has its chapter `NN-name.md`, listed in
 /// SUMMARY.md, that includes its code by anchor and its transcript.
 #[test]
 fn every_experiment_has_a_chapter() {
-    let summary = fs::read_to_string(root().join("chapters/SUMMARY.md")).unwrap();
+    let summary =
+        fs::read_to_string(root().join("chapters/SUMMARY.md")).unwrap();
     for e in EXPERIMENTS {
         let file = e.chapter_file();
         let text = fs::read_to_string(root().join("chapters").join(&file))
-            .unwrap_or_else(|_| panic!("experiment {} has no chapter chapters/{file}", e.name));
+            .unwrap_or_else(|_| {
+                panic!("experiment {} has no chapter chapters/{file}", e.name)
+            });
         assert!(
             summary.contains(&format!("({file})")),
             "SUMMARY.md does not list {file}"
         );
-        let module = format!("../src/experiments/{}.rs:", e.name.replace('-', "_"));
+        let module =
+            format!("../src/experiments/{}.rs:", e.name.replace('-', "_"));
         assert!(
             text.contains(&module),
             "{file} includes no anchor of {module}"
@@ -120,7 +191,8 @@ fn binaries_and_registry_agree() {
         .filter(|n| n != "workbook")
         .collect();
     bins.sort();
-    let mut names: Vec<String> = EXPERIMENTS.iter().map(|e| e.name.to_owned()).collect();
+    let mut names: Vec<String> =
+        EXPERIMENTS.iter().map(|e| e.name.to_owned()).collect();
     names.sort();
     assert_eq!(bins, names);
     let numbers: Vec<u8> = EXPERIMENTS.iter().map(|e| e.number).collect();
@@ -155,30 +227,70 @@ fn command_of(first_line: &str) -> (String, Vec<String>) {
     (bin, rest.iter().map(|w| w.to_string()).collect())
 }
 
-/// Masks what varies from run to run, on both sides of the comparison:
-/// timings, rates, percentages, every number of four or more digits (ports,
-/// byte counts of a stall), and the bytes a stalled server holds in hand.
-/// Other small numbers, such as the sixteen octets, must match exactly.
-fn mask(text: &str) -> String {
-    static RULES: OnceLock<Vec<(Regex, &str)>> = OnceLock::new();
-    let rules = RULES.get_or_init(|| {
-        vec![
-            (Regex::new(r"\b\d+(?:\.\d+)? ms\b").unwrap(), "[MS] ms"),
-            (
-                Regex::new(r"\b\d+(?:\.\d+)? MiB/s\b").unwrap(),
-                "[RATE] MiB/s",
-            ),
-            (Regex::new(r"\b\d+(?:\.\d+)?%").unwrap(), "[PCT]%"),
-            (Regex::new(r"\b\d{4,}\b").unwrap(), "[N]"),
-            // What a stalled server holds in hand: up to 1024 bytes, any count.
-            (Regex::new(r"(in hand:? +)\d+").unwrap(), "${1}[N]"),
-            // Column padding around masked numbers varies with their width.
-            (Regex::new(r" +\[N\]").unwrap(), " [N]"),
-        ]
-    });
-    rules.iter().fold(text.to_owned(), |t, (re, with)| {
-        re.replace_all(&t, *with).into_owned()
+/// Numbers of four or more digits that a transcript shows and that are set,
+/// not measured: a default (`--bytes` 2097152) and the buffer sizes the
+/// kernel derives from a default (131072, 524288). Where the committed
+/// transcript shows one of these, the output must show it too, so changing
+/// a default fails the test.
+const SET_NUMBERS: &[&str] = &["2097152", "131072", "524288"];
+
+/// One number in a transcript, with the spaces before it and its unit.
+fn numbers() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r#"(?P<pad> *)\b(?P<n>\d+(?:\.\d+)?)(?P<unit> ms\b| MiB/s\b|%|)"#,
+        )
+        .unwrap()
     })
+}
+
+/// Whether a number in a transcript is measured, so varies from run to
+/// run: a time, a rate, a percentage, a time in JSON (`"elapsed_ms":3`),
+/// the bytes a stalled server holds in hand, or any number of four or
+/// more digits (ports, byte counts at a stall) that is not a set number.
+fn varies(text: &str, m: &regex::Captures) -> bool {
+    let (n, before) = (&m["n"], &text[..m.get(0).unwrap().start()]);
+    !m["unit"].is_empty()
+        || before.ends_with("_ms\":")
+        || before.ends_with("in hand")
+        || (n.len() >= 4 && !n.contains('.') && !SET_NUMBERS.contains(&n))
+}
+
+/// The committed transcript as a pattern: its text literally, except that
+/// every number that [`varies`] may be any number, padded with any number
+/// of spaces.
+fn pattern(committed: &str) -> Regex {
+    let mut re = String::from("^");
+    let mut last = 0;
+    for m in numbers().captures_iter(committed) {
+        let whole = m.get(0).unwrap();
+        re.push_str(&regex::escape(&committed[last..whole.start()]));
+        if varies(committed, &m) {
+            re.push_str(if m["pad"].is_empty() { "" } else { " *" });
+            re.push_str(r"\d+(?:\.\d+)?");
+            re.push_str(&regex::escape(&m["unit"]));
+        } else {
+            re.push_str(&regex::escape(whole.as_str()));
+        }
+        last = whole.end();
+    }
+    re.push_str(&regex::escape(&committed[last..]));
+    re.push('$');
+    Regex::new(&re).unwrap()
+}
+
+/// For showing a difference: every number that varies as `[N]`.
+fn mask(text: &str) -> String {
+    numbers()
+        .replace_all(text, |m: &regex::Captures| {
+            if varies(text, m) {
+                format!(" [N]{}", &m["unit"])
+            } else {
+                m[0].to_owned()
+            }
+        })
+        .into_owned()
 }
 
 /// Every transcript in `chapters/transcripts/` is what its command prints
@@ -200,30 +312,51 @@ fn transcripts_match_what_the_binaries_print() {
         let (bin, args) = command_of(&first);
         let out = crate::cmd(&bin).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{first}: {out:?}");
-        let actual = format!("{first}\n{}", String::from_utf8_lossy(&out.stdout));
+        let actual =
+            format!("{first}\n{}", String::from_utf8_lossy(&out.stdout));
+        for line in actual.lines() {
+            let width = line.chars().count();
+            assert!(
+                width <= 80,
+                "{}: a line of {width} columns is cut off in the book: {line}",
+                path.display()
+            );
+        }
         if overwrite {
             fs::write(&path, &actual).unwrap();
-        } else if mask(&actual) != mask(&text) {
+        } else if !pattern(&text).is_match(&actual) {
             // snapbox shows the difference line by line.
             snapbox::assert_data_eq!(mask(&actual), mask(&text));
+            panic!("{}: set numbers differ:\n{actual}", path.display());
         }
     }
 }
 
-/// The mask hides ports, timings and large counts, and nothing else.
+/// A transcript pattern lets measured numbers vary and holds set numbers,
+/// small counts and text to the letter.
 #[test]
-fn mask_hides_only_what_varies() {
-    assert_eq!(
-        mask("at ('127.0.0.1', 40123) after 12 ms"),
-        "at ('127.0.0.1', [N]) after [MS] ms"
+fn transcript_patterns_hold_set_numbers_and_free_measured_ones() {
+    let committed = "at ('127.0.0.1', 40123) after 12 ms\n\
+                     2. The large case: 2097152 bytes\n\
+                     server holds in hand      688 bytes, 7.1 MiB/s, 82%\n\
+                     queue     106068 bytes; 16 bytes sent";
+    let p = pattern(committed);
+    assert!(p.is_match(
+        "at ('127.0.0.1', 51234) after 7 ms\n\
+         2. The large case: 2097152 bytes\n\
+         server holds in hand       12 bytes, 12.5 MiB/s, 7%\n\
+         queue 99 bytes; 16 bytes sent"
+    ));
+    assert!(
+        !p.is_match(&committed.replace("2097152", "4194304")),
+        "a default"
     );
-    assert_eq!(
-        mask("queue     106068 bytes, 7.1 MiB/s, 82%"),
-        "queue [N] bytes, [RATE] MiB/s, [PCT]%"
+    assert!(
+        !p.is_match(&committed.replace("16 bytes", "17 bytes")),
+        "a count"
     );
-    assert_eq!(mask("16 bytes sent"), "16 bytes sent");
-    assert_eq!(
-        mask("holds in hand:    72; + in hand 1008"),
-        "holds in hand: [N]; + in hand [N]"
+    assert!(
+        !p.is_match(&committed.replace("after", "before")),
+        "the text"
     );
 }

@@ -8,127 +8,130 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
-use tcp_workbook::experiments::deadlock::MESSAGE;
+use tcp_workbook::experiments::deadlock::{Case, MESSAGE, Observed};
+use tcp_workbook::report::Report;
 
-use crate::{Background, client_against_raw_server, cmd, json_report, port_in};
+use crate::{
+    Background, client_against_raw_server, cmd, json_report, port_in, report,
+};
 
 const T: Duration = Duration::from_secs(10);
 
 /// One default run (`deadlock --json`), shared by the tests that read it.
-fn default_run() -> &'static Value {
-    static RUN: OnceLock<Value> = OnceLock::new();
+fn default_run() -> &'static Report<Observed> {
+    static RUN: OnceLock<Report<Observed>> = OnceLock::new();
     RUN.get_or_init(|| {
         let out = cmd("deadlock").arg("--json").output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{out:?}");
-        json_report(&out.stdout)
+        report(&out.stdout)
     })
 }
 
-fn n(m: &Value, key: &str) -> u64 {
-    m[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} is not a count: {m}"))
+fn case(name: &str) -> &'static Case {
+    let o = &default_run().measurements;
+    match name {
+        "small" => o.small.as_ref().expect("a small case"),
+        "large" => o.large.as_ref().expect("a large case"),
+        _ => &o.fixed,
+    }
 }
 
 /// The default run observes the book's prediction: "deadlock".
 #[test]
 fn default_run_matches_the_book() {
     let r = default_run();
-    assert_eq!(r["observed"], "deadlock");
-    assert_eq!(r["matched"], true);
+    assert_eq!((r.observed.as_str(), r.matched), ("deadlock", true));
 }
 
 /// Sixteen bytes come back upper-cased: the small case completes.
 #[test]
 fn small_case_completes() {
-    let m = &default_run()["measurements"];
-    assert_eq!(m["small_completed"], true);
-    assert_eq!(m["small_stalled"], false);
-    assert_eq!(n(m, "small_returned_bytes"), 16);
-    assert_eq!(n(m, "small_returned_wrong_bytes"), 0);
+    let small = case("small");
+    assert!(small.completed && !small.timing.stalled, "{small:?}");
+    assert_eq!(small.returned_bytes, Some(16));
+    assert_eq!(small.returned_wrong_bytes, Some(0));
+    assert_eq!(small.counts.client_received_bytes, 16);
 }
 
-/// The large case stalls, and the kernel's four queues account for every
-/// byte: the three ledger equations hold exactly, both send windows are 0,
-/// and both connections were still ESTABLISHED.
+/// The large case stalls before the client has sent everything, and the
+/// kernel's queues account for every byte: ledger lines 1 and 3 (the
+/// kernel's evidence) hold exactly, and every queue holds bytes.
 #[test]
-fn large_case_deadlocks_and_the_ledger_balances() {
-    let m = &default_run()["measurements"];
-    assert_eq!(m["large_stalled"], true);
-    let client_accepted = n(m, "large_client_sent_bytes");
-    let server_read = n(m, "large_server_read_bytes");
-    let server_accepted = n(m, "large_server_sent_bytes");
-    let server_held = n(m, "large_server_held_bytes");
+fn large_case_stalls_and_the_kernels_queues_hold_every_byte() {
+    let large = case("large");
+    let n = &large.counts;
+    let q = large.queues.expect("Linux reports the queues");
+    assert!(large.timing.stalled);
+    assert!(n.client_sent_bytes < large.bytes, "stalled before the end");
     assert_eq!(
-        client_accepted,
-        n(m, "large_client_send_queue_bytes") + n(m, "large_server_recv_queue_bytes") + server_read
-    );
-    assert_eq!(server_read, server_accepted + server_held);
-    assert_eq!(
-        server_accepted,
-        n(m, "large_server_send_queue_bytes") + n(m, "large_client_recv_queue_bytes")
-    );
-    assert!(
-        client_accepted < n(m, "large_bytes"),
-        "it stalled before sending everything"
-    );
-    assert!(
-        server_held <= 1024,
-        "the server holds at most one 1024-byte reply"
+        n.client_sent_bytes,
+        q.client_send_queue_bytes
+            + q.server_recv_queue_bytes
+            + n.server_read_bytes
     );
     assert_eq!(
-        n(m, "large_client_send_window_bytes"),
-        0,
-        "the server's receive queue is full"
+        n.server_sent_bytes,
+        q.server_send_queue_bytes + q.client_recv_queue_bytes
     );
-    assert_eq!(
-        n(m, "large_server_send_window_bytes"),
-        0,
-        "the client's receive queue is full"
-    );
-    assert_eq!(m["large_client_tcp_state"], "ESTABLISHED");
-    assert_eq!(m["large_server_tcp_state"], "ESTABLISHED");
-    // Every queue holds bytes. (Their total is near the four buffers' sum,
-    // but not bounded by it: a send queue was seen past its SO_SNDBUF.)
-    for queue in ["client_send", "server_recv", "server_send", "client_recv"] {
-        let bytes = n(m, &format!("large_{queue}_queue_bytes"));
+    assert!(n.server_held_bytes <= 1024, "at most one 1024-byte reply");
+    assert_eq!(n.client_received_bytes, 0, "the book's client never read");
+    // Their total is near the four buffers' sum, but not bounded by it: a
+    // send queue was seen past its SO_SNDBUF. Each one holds bytes.
+    for (queue, bytes) in [
+        ("client send", q.client_send_queue_bytes),
+        ("server receive", q.server_recv_queue_bytes),
+        ("server send", q.server_send_queue_bytes),
+        ("client receive", q.client_recv_queue_bytes),
+    ] {
         assert!(bytes > 0, "{queue} queue is empty");
+    }
+}
+
+/// At the stall both connections are still ESTABLISHED, and each side's
+/// peer advertises a zero window (read where the kernel reports it).
+#[test]
+fn at_the_stall_both_windows_are_zero() {
+    let tcp = case("large").tcp.clone().expect("TCP_INFO on Linux");
+    assert_eq!(tcp.client_state, "ESTABLISHED");
+    assert_eq!(tcp.server_state, "ESTABLISHED");
+    match (tcp.client_send_window_bytes, tcp.server_send_window_bytes) {
+        (Some(c), Some(s)) => assert_eq!((c, s), (0, 0), "both windows"),
+        // Linux before 6.2 has no tcpi_snd_wnd: nothing to check.
+        _ => eprintln!("TCP_INFO has no send window on this kernel; skipped"),
     }
 }
 
 /// Linux doubles what SO_SNDBUF/SO_RCVBUF ask for: 64 KiB reads back as 128 KiB.
 #[test]
 fn buffers_read_back_doubled() {
-    let m = &default_run()["measurements"];
-    for key in [
-        "client_sndbuf_bytes",
-        "client_rcvbuf_bytes",
-        "server_sndbuf_bytes",
-        "server_rcvbuf_bytes",
-    ] {
-        assert_eq!(n(m, &format!("large_{key}")), 2 * 65536, "{key}");
-    }
+    let b = case("large").buffers;
+    let all = [
+        b.client_sndbuf_bytes,
+        b.client_rcvbuf_bytes,
+        b.server_sndbuf_bytes,
+        b.server_rcvbuf_bytes,
+    ];
+    assert_eq!(all, [2 * 65536; 4]);
 }
 
 /// The fix returns every byte, upper-cased, with nothing stalled.
 #[test]
 fn fix_returns_every_byte_upper_cased() {
-    let m = &default_run()["measurements"];
-    assert_eq!(m["fixed_completed"], true);
-    assert_eq!(m["fixed_stalled"], false);
-    assert_eq!(n(m, "fixed_returned_bytes"), n(m, "fixed_bytes"));
-    assert_eq!(n(m, "fixed_client_received_bytes"), n(m, "fixed_bytes"));
-    assert_eq!(n(m, "fixed_returned_wrong_bytes"), 0);
+    let fixed = case("fixed");
+    assert!(fixed.completed && !fixed.timing.stalled, "{fixed:?}");
+    assert_eq!(fixed.returned_bytes, Some(fixed.bytes));
+    assert_eq!(fixed.counts.client_received_bytes, fixed.bytes);
+    assert_eq!(fixed.counts.server_read_bytes, fixed.bytes);
+    assert_eq!(fixed.returned_wrong_bytes, Some(0));
 }
 
 /// Every case joins its threads and closes its sockets.
 #[test]
 fn nothing_is_left_behind() {
-    let m = &default_run()["measurements"];
-    for case in ["small", "large", "fixed"] {
-        assert_eq!(m[format!("{case}_threads_left")], 0, "{case}: threads");
-        assert_eq!(m[format!("{case}_fds_left")], 0, "{case}: sockets");
+    for name in ["small", "large", "fixed"] {
+        let left = case(name).left;
+        assert_eq!(left.threads_left, Some(0), "{name}: threads");
+        assert_eq!(left.fds_left, Some(0), "{name}: sockets");
     }
 }
 
@@ -145,7 +148,9 @@ fn ends_within_its_deadline_with_both_cores_busy() {
             s.spawn(|| {
                 let mut x = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    x = std::hint::black_box(
+                        x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                    );
                 }
             });
         }
@@ -178,7 +183,7 @@ fn fixed_mode_completes() {
         (r["expected"].as_str(), r["observed"].as_str()),
         (Some("completed"), Some("completed"))
     );
-    assert_eq!(n(&r["measurements"], "fixed_returned_bytes"), 1 << 20);
+    assert_eq!(r["measurements"]["fixed"]["returned_bytes"], 1 << 20);
 }
 
 /// Too few bytes to fill the buffers: the large case completes, which is not
@@ -204,6 +209,9 @@ fn bad_knobs_exit_2() {
         &["--sndbuf", "-5"],
         &["--rcvbuf", "2GiB"],
         &["--stall-ms", "10"],
+        &["--bytes", "18446744073709551615"],
+        &["--bytes", "2TiB"],
+        &["client", "127.0.0.1", "18446744073709551615"],
         &["client"],
         &["server", "127.0.0.1", "-p", "99999"],
     ] {
@@ -220,7 +228,8 @@ fn bad_knobs_exit_2() {
 /// `--plot` writes an SVG with both charts, each with the four counters.
 #[test]
 fn plot_writes_an_svg() {
-    let path = std::env::temp_dir().join(format!("deadlock-plot-{}.svg", std::process::id()));
+    let path = std::env::temp_dir()
+        .join(format!("deadlock-plot-{}.svg", std::process::id()));
     let out = cmd("deadlock")
         .args(["--json", "--plot"])
         .arg(&path)
@@ -250,10 +259,12 @@ fn plot_writes_an_svg() {
 #[test]
 fn server_upper_cases_a_raw_book_client() {
     let (_server, port) = Background::server("deadlock");
-    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
+    let mut s =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s.set_write_timeout(Some(T)).unwrap();
-    let sent: Vec<u8> = MESSAGE.iter().copied().cycle().take(16 * 100).collect();
+    let sent: Vec<u8> =
+        MESSAGE.iter().copied().cycle().take(16 * 100).collect();
     s.write_all(&sent).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     let mut back = Vec::new();
@@ -266,7 +277,8 @@ fn server_upper_cases_a_raw_book_client() {
 /// the upper-cased reply and exits 0.
 #[test]
 fn client_talks_to_a_raw_book_server() {
-    let (mut sc, client) = client_against_raw_server("deadlock", &["client", "127.0.0.1", "100"]);
+    let (mut sc, client) =
+        client_against_raw_server("deadlock", &["client", "127.0.0.1", "100"]);
     let mut got = Vec::new();
     sc.read_to_end(&mut got).unwrap(); // until the client's half-close
     assert_eq!(got.len(), 112, "100 rounded up to a multiple of 16");

@@ -6,7 +6,9 @@
 
 mod book;
 mod deadlock;
+mod robust;
 mod runner;
+mod schema;
 mod sixteen;
 
 use std::io::{BufRead, BufReader};
@@ -17,6 +19,8 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use tcp_workbook::report::Report;
 
 /// The longest any one test process may run before the test kills it.
 pub const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
@@ -131,8 +135,10 @@ pub fn client_against_raw_server(
     let port = listener.local_addr().unwrap().port().to_string();
     let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     args.extend(["-p".to_owned(), port]);
-    let client = std::thread::spawn(move || cmd(name).args(&args).output().unwrap());
-    tcp_workbook::deadline::wait_readable(&listener, Duration::from_secs(10)).unwrap();
+    let client =
+        std::thread::spawn(move || cmd(name).args(&args).output().unwrap());
+    tcp_workbook::deadline::wait_readable(&listener, Duration::from_secs(10))
+        .unwrap();
     let (sc, _) = listener.accept().unwrap();
     sc.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     sc.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -148,6 +154,15 @@ pub fn port_in(line: &str) -> u16 {
         .unwrap_or_else(|_| panic!("no port in {line:?}"))
 }
 
+/// Parses the only report a `--json` run printed, with its measurements as
+/// the experiment's own `Observed` struct (or `serde_json::Value`).
+pub fn report<M: serde::de::DeserializeOwned>(stdout: &[u8]) -> Report<M> {
+    let text = String::from_utf8_lossy(stdout);
+    serde_json::from_value(json_report(stdout)).unwrap_or_else(|e| {
+        panic!("not a report of this experiment ({e}): {text}")
+    })
+}
+
 /// Parses the only JSON object a `--json` run printed.
 pub fn json_report(stdout: &[u8]) -> serde_json::Value {
     let text = String::from_utf8_lossy(stdout);
@@ -157,5 +172,6 @@ pub fn json_report(stdout: &[u8]) -> serde_json::Value {
         1,
         "--json prints exactly one line, got: {text}"
     );
-    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    serde_json::from_str(lines[0])
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }

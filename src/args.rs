@@ -1,14 +1,10 @@
-//! The manual roles' arguments, shared by every experiment: `NAME server
-//! [INTERFACE] [-p PORT]` and `NAME client HOST [-p PORT]`, as in the book's
-//! scripts, plus socket names and the address formatting the book's output
-//! uses.
+//! Argument parsing shared by every experiment: the manual roles' `NAME
+//! server [INTERFACE] [-p PORT]` and `NAME client HOST [-p PORT]`, as in the
+//! book's scripts; host names; byte counts and buffer sizes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::anyhow;
-use socket2::{SockAddr, Socket};
-
-use crate::error::{Op, SocketError};
 
 /// The port the book's scripts use by default (FOPNP 3rd ed., ch. 3).
 pub const BOOK_PORT: u16 = 1060;
@@ -27,8 +23,14 @@ pub struct ServerArgs {
     #[arg(long)]
     pub once: bool,
     /// How long to wait for the next client before giving up, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 600_000)]
+    #[arg(long, value_name = "MS", default_value_t = 600_000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub accept_timeout_ms: u64,
+    /// The most one conversation may last, in ms: a client that stalls or
+    /// trickles is cut off then, and the server goes on to the next one.
+    #[arg(long, value_name = "MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub conversation_ms: u64,
 }
 
 impl ServerArgs {
@@ -74,8 +76,9 @@ impl ClientArgs {
 /// # Errors
 /// A message for clap to print (exit 2) if `s` is no size or out of range.
 pub fn parse_byte_count(s: &str, min: u64, max: u64) -> Result<u64, String> {
-    let n = parse_size::parse_size(s)
-        .map_err(|e| format!("{e}: give a byte count such as 65536, 64KiB or 1GiB"))?;
+    let n = parse_size::parse_size(s).map_err(|e| {
+        format!("{e}: give a byte count such as 65536, 64KiB or 1GiB")
+    })?;
     if (min..=max).contains(&n) {
         Ok(n)
     } else if max == u64::MAX {
@@ -134,64 +137,6 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
         })
 }
 
-/// Returns `sock`'s own address: `getsockname(2)`, as Python's
-/// `sock.getsockname()`.
-///
-/// # Errors
-/// The error of `getsockname(2)`, with the operation named.
-pub fn socket_name(sock: &Socket) -> Result<SocketAddr, SocketError> {
-    Ok(inet(sock.local_addr().op("getsockname")?))
-}
-
-/// Returns the address of `sock`'s peer: `getpeername(2)`, as Python's
-/// `sock.getpeername()`.
-///
-/// # Errors
-/// The error of `getpeername(2)` (`ENOTCONN` on a socket that is not
-/// connected), with the operation named.
-pub fn peer_name(sock: &Socket) -> Result<SocketAddr, SocketError> {
-    Ok(inet(sock.peer_addr().op("getpeername")?))
-}
-
-fn inet(addr: SockAddr) -> SocketAddr {
-    addr.as_socket()
-        .expect("the workbook's sockets are IPv4 or IPv6")
-}
-
-/// Formats an address the way Python prints a socket name, so our output
-/// reads like the book's: `('127.0.0.1', 1060)`.
-pub fn py_addr(addr: &SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => format!("('{}', {})", a.ip(), a.port()),
-        SocketAddr::V6(a) => format!(
-            "('{}', {}, {}, {})",
-            a.ip(),
-            a.port(),
-            a.flowinfo(),
-            a.scope_id()
-        ),
-    }
-}
-
-/// Formats bytes the way Python's `repr()` of a `bytes` object does:
-/// `b'Hi there, server'`.
-pub fn py_bytes(data: &[u8]) -> String {
-    let mut out = String::from("b'");
-    for &b in data {
-        match b {
-            b'\'' => out.push_str("\\'"),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('\'');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +149,7 @@ mod tests {
             port: 1060,
             once: false,
             accept_timeout_ms: 1,
+            conversation_ms: 1,
         };
         assert_eq!(args.bind_addr().unwrap(), "0.0.0.0:1060".parse().unwrap());
     }
@@ -218,15 +164,5 @@ mod tests {
         assert_eq!(parse_buffer_size("auto"), Ok(BufferSize::Auto));
         assert_eq!(parse_buffer_size("64KiB"), Ok(BufferSize::Bytes(65536)));
         assert!(parse_buffer_size("2GiB").is_err());
-    }
-
-    /// Our output spells addresses and bytes as Python's repr() does.
-    #[test]
-    fn formats_like_python() {
-        assert_eq!(
-            py_addr(&"127.0.0.1:1060".parse().unwrap()),
-            "('127.0.0.1', 1060)"
-        );
-        assert_eq!(py_bytes(b"it's\n\x00"), "b'it\\'s\\n\\x00'");
     }
 }

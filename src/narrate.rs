@@ -1,0 +1,121 @@
+//! Narration: what the experiments print for people, line by line.
+//!
+//! Every line of output goes through [`line`], so that output to a closed
+//! pipe (`deadlock | head -1`) ends the program quietly, by `SIGPIPE`, the
+//! way other command-line tools end, instead of a panic.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+
+/// Prints one line on stdout. If stdout is a closed pipe, the process ends
+/// at once, killed by `SIGPIPE` as a C program would be (Rust ignores the
+/// signal at start-up, so we restore it and raise it).
+pub fn line(text: &str) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            die_of_sigpipe();
+        }
+    }
+}
+
+/// Prints an error on stderr as one line: `error: ` and the error's whole
+/// chain, joined with `: `.
+pub fn error_line(err: &anyhow::Error) {
+    let _ = writeln!(io::stderr().lock(), "error: {err:#}");
+}
+
+fn die_of_sigpipe() -> ! {
+    use nix::sys::signal::{SigHandler, Signal, raise, signal};
+    // SAFETY: restoring the default action of SIGPIPE installs no handler.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    }
+    let _ = raise(Signal::SIGPIPE);
+    std::process::exit(141) // 128 + SIGPIPE, should the signal not end us
+}
+
+/// Where an experiment's narration goes.
+///
+/// In the default run both roles speak, each line tagged `[server]` or
+/// `[client]`; under `--json` nothing is printed. In a manual role the lines
+/// are untagged, as the book's scripts print them. A narrator can also
+/// collect its lines to print later ([`Narrator::buffered`]), so that two
+/// roles running on two threads print in a fixed order.
+#[derive(Debug, Clone)]
+pub struct Narrator {
+    quiet: bool,
+    tags: bool,
+    tag: &'static str,
+    buffer: Option<Arc<Mutex<Vec<String>>>>,
+}
+
+impl Narrator {
+    /// A narrator for the default run; `quiet` (for `--json`) prints nothing.
+    pub fn default_run(quiet: bool) -> Self {
+        Narrator {
+            quiet,
+            tags: true,
+            tag: "",
+            buffer: None,
+        }
+    }
+
+    /// A narrator for a manual role: untagged lines, like the book's scripts.
+    pub fn plain() -> Self {
+        Narrator {
+            quiet: false,
+            tags: false,
+            tag: "",
+            buffer: None,
+        }
+    }
+
+    /// The same narrator, speaking as the server: lines tagged `[server] `
+    /// in the default run.
+    pub fn server(&self) -> Self {
+        self.tagged("[server] ")
+    }
+
+    /// The same narrator, speaking as the client: lines tagged `[client] `
+    /// in the default run.
+    pub fn client(&self) -> Self {
+        self.tagged("[client] ")
+    }
+
+    fn tagged(&self, tag: &'static str) -> Self {
+        Narrator {
+            tag: if self.tags { tag } else { "" },
+            ..self.clone()
+        }
+    }
+
+    /// The same narrator, collecting its lines until [`Narrator::flush`].
+    pub fn buffered(&self) -> Self {
+        Narrator {
+            buffer: Some(Arc::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Prints the lines collected so far.
+    pub fn flush(&self) {
+        if let Some(buffer) = &self.buffer {
+            let lines =
+                std::mem::take(&mut *buffer.lock().expect("not poisoned"));
+            lines.iter().for_each(|l| line(l));
+        }
+    }
+
+    /// Says one line (nothing under `--json`).
+    pub fn say(&self, text: impl AsRef<str>) {
+        if self.quiet {
+            return;
+        }
+        let text = format!("{}{}", self.tag, text.as_ref());
+        match &self.buffer {
+            Some(buffer) => buffer.lock().expect("not poisoned").push(text),
+            None => line(&text),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The manual `server` role's accept loop and its error policy, shared by
+//! every experiment: accept with a deadline, give each conversation one
+//! overall deadline, report a conversation that fails in one line with the
+//! peer's address, and go on to the next client (unless `--once`).
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use socket2::Socket;
+
+use crate::args::ServerArgs;
+use crate::deadline;
+use crate::error::{Op, SocketError};
+use crate::names;
+use crate::run::Ctx;
+
+/// Waits at most `timeout` for a connection on `listener`, then accepts
+/// it: `poll(2)` for `POLLIN`, then `accept(2)`. Returns the connected
+/// socket and the client's address.
+///
+/// # Errors
+/// `ETIMEDOUT` if no client came within `timeout`; otherwise the error of
+/// `poll(2)` or `accept(2)`. The operation is named `accept on ADDRESS`.
+pub fn accept_within(
+    listener: &Socket,
+    timeout: Duration,
+) -> Result<(Socket, SocketAddr), SocketError> {
+    let at = names::socket_name(listener)?;
+    deadline::wait_readable(listener, timeout)
+        .op(format_args!("accept on {at}"))?;
+    let (sock, peer) = listener.accept().op(format_args!("accept on {at}"))?;
+    let peer = peer
+        .as_socket()
+        .expect("an inet listener accepts inet peers");
+    Ok((sock, peer))
+}
+
+/// Serves clients one at a time on `listener`, like the book's servers:
+/// prints `waiting` (if given) before each `accept`, then calls
+/// `conversation` with the connected socket and the client's address.
+///
+/// Every conversation gets read and write timeouts of `ctx.timeout` on its
+/// socket, and one overall deadline of `--conversation-ms`: at that
+/// deadline the socket is shut down, which wakes any call blocked on it.
+/// A conversation that fails (a client that resets, sends too little, or
+/// is too slow) is reported in one line with the client's address, and the
+/// server goes on to the next client. With `--once` the server serves one
+/// client and exits: 0 if the conversation succeeded, 2 with the error if
+/// not.
+///
+/// # Errors
+/// No client within `--accept-timeout-ms`, a failing `accept(2)`, or, with
+/// `--once`, the conversation's error.
+pub fn serve(
+    listener: &Socket,
+    args: &ServerArgs,
+    ctx: &Ctx,
+    waiting: Option<&str>,
+    mut conversation: impl FnMut(&TcpStream, SocketAddr) -> anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let accept_timeout = Duration::from_millis(args.accept_timeout_ms);
+    loop {
+        if let Some(line) = waiting {
+            ctx.say.say(line);
+        }
+        let (sock, peer) = match accept_within(listener, accept_timeout) {
+            Ok(accepted) => accepted,
+            // A client that gave up between its SYN and our accept().
+            Err(e) if e.errno_name().as_deref() == Some("ECONNABORTED") => {
+                eprintln!("error: {e}");
+                continue;
+            }
+            Err(e) if e.errno_name().as_deref() == Some("ETIMEDOUT") => {
+                let ms = args.accept_timeout_ms;
+                return Err(e
+                    .hint(format!(
+                        "no client came within {ms} ms (--accept-timeout-ms)"
+                    ))
+                    .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let result = converse(
+            sock,
+            peer,
+            ctx.timeout,
+            args.conversation_ms,
+            &mut conversation,
+        );
+        match result {
+            Ok(()) if args.once => return Ok(ExitCode::SUCCESS),
+            Ok(()) => {}
+            Err(e) if args.once => return Err(e),
+            Err(e) => eprintln!("error: {e:#}"),
+        }
+    }
+}
+
+/// One conversation with a deadline, then `close()`.
+fn converse(
+    sock: Socket,
+    peer: SocketAddr,
+    timeout: Duration,
+    limit_ms: u64,
+    conversation: &mut impl FnMut(&TcpStream, SocketAddr) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    deadline::set_timeouts(&sock, timeout)?;
+    let stream = TcpStream::from(sock);
+    let cut = AtomicBool::new(false);
+    let (done, finished) = mpsc::channel::<()>();
+    let (cut, stream_ref) = (&cut, &stream);
+    let result = std::thread::scope(|s| {
+        s.spawn(move || {
+            let limit = Duration::from_millis(limit_ms);
+            if finished.recv_timeout(limit)
+                == Err(mpsc::RecvTimeoutError::Timeout)
+            {
+                cut.store(true, Ordering::SeqCst);
+                let _ = stream_ref.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        let result = conversation(&stream, peer);
+        drop(done);
+        result
+    });
+    drop(stream); // close()
+    let context = if cut.load(Ordering::SeqCst) {
+        format!(
+            "conversation with {peer}: cut off after {limit_ms} ms (--conversation-ms)"
+        )
+    } else {
+        format!("conversation with {peer}")
+    };
+    result.map_err(|e| e.context(context))
+}

@@ -1,0 +1,209 @@
+//! What every experiment inherits from the shared entry point and the
+//! manual server's accept loop: a server that survives any client, output
+//! to a closed pipe that ends quietly, a runner whose children die with
+//! it, and usage errors caught before any work.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+use tcp_workbook::report::{ErrorInfo, Report};
+
+use crate::{Background, bin, cmd, port_in, report};
+
+const T: Duration = Duration::from_secs(10);
+
+/// A client that connects and resets at once (SO_LINGER 0) makes the
+/// server's getpeername() fail with ENOTCONN; the server reports it and
+/// goes on to serve the next client.
+#[test]
+fn manual_server_survives_a_client_that_resets_at_once() {
+    let mut server = Background::start(
+        "sixteen",
+        &["server", "-p", "0", "--accept-timeout-ms", "10000"],
+    );
+    let port = port_in(&server.next_line());
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    for _ in 0..3 {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_linger(Some(Duration::ZERO)).unwrap();
+        s.connect_timeout(&addr.into(), T).unwrap();
+        drop(s); // RST instead of FIN
+    }
+    let out = cmd("sixteen")
+        .args(["client", "127.0.0.1", "-p", &port.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server is still running after three resets"
+    );
+}
+
+/// A client that trickles one byte every 50 ms holds the server for one
+/// conversation deadline, not forever: with `--once` it exits 2, naming
+/// the cut-off.
+#[test]
+fn a_trickling_client_is_cut_off_at_the_conversation_deadline() {
+    let mut server = Background::start(
+        "sixteen",
+        &[
+            "server",
+            "-p",
+            "0",
+            "--once",
+            "--conversation-ms",
+            "300",
+            "--timeout-ms",
+            "5000",
+        ],
+    );
+    let port = port_in(&server.next_line());
+    let mut s =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
+    s.set_write_timeout(Some(T)).unwrap();
+    let started = Instant::now();
+    // 15 bytes at most: never the 16 the server waits for.
+    for _ in 0..15 {
+        if s.write_all(b"x").is_err() || started.elapsed() > T {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(server.wait_code(), 2);
+    let err = server.stderr();
+    assert!(err.contains("cut off after 300 ms"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Output to a closed pipe (`sixteen | head -0`) ends the program by
+/// SIGPIPE, quietly, as other command-line tools end; no panic.
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    for (name, args) in [
+        ("sixteen", &[][..]),
+        ("deadlock", &["--bytes", "64KiB"]),
+        ("workbook", &["list"]),
+    ] {
+        let mut child = Command::new(bin(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader went away
+        let out = wait_with_deadline(child);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert_eq!(out.status.signal(), Some(13), "{name}: SIGPIPE: {out:?}");
+    }
+}
+
+/// Killing the runner alone (SIGKILL, SIGTERM or SIGINT to its pid) takes
+/// the experiment it was running with it.
+#[test]
+fn the_runners_children_die_with_it() {
+    for signal in [libc_signal::KILL, libc_signal::TERM, libc_signal::INT] {
+        let mut runner = Command::new(bin("workbook"))
+            .args(["run", "deadlock"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let child =
+            wait_for_child(runner.id()).expect("the runner started its child");
+        let kill = Command::new("kill")
+            .args([&format!("-{signal}"), &runner.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let _ = runner.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while is_running(child) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!is_running(child), "SIG{signal}: child {child} still runs");
+    }
+}
+
+mod libc_signal {
+    pub const KILL: &str = "KILL";
+    pub const TERM: &str = "TERM";
+    pub const INT: &str = "INT";
+}
+
+/// `--plot` into a directory that does not exist is a usage error found
+/// before any work: exit 2, ENOENT named, and no case run.
+#[test]
+fn a_bad_plot_path_fails_before_the_run() {
+    let out = cmd("deadlock")
+        .args(["--json", "--plot", "/nonexistent/dir/x.svg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let r: Report<ErrorInfo> = report(&out.stdout);
+    let errno = r.measurements.errno.expect("an errno");
+    assert_eq!(errno.name, "ENOENT");
+    assert!(
+        r.measurements
+            .error
+            .starts_with("create /nonexistent/dir/x.svg"),
+        "{}",
+        r.measurements.error
+    );
+}
+
+/// The runner refuses deadlines too short to run anything.
+#[test]
+fn runner_deadlines_below_100_ms_are_usage_errors() {
+    for ms in ["0", "1", "99"] {
+        let out = cmd("workbook")
+            .args(["--deadline-ms", ms])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{ms}: {out:?}");
+    }
+}
+
+fn wait_with_deadline(child: std::process::Child) -> std::process::Output {
+    use wait_timeout::ChildExt;
+    let mut child = child;
+    if child.wait_timeout(T).unwrap().is_none() {
+        let _ = child.kill();
+        panic!("the process did not end within {T:?}");
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The first child process of `pid`, waited for up to 5 s.
+fn wait_for_child(pid: u32) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let path = format!("/proc/{pid}/task/{pid}/children");
+        let children = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(first) = children.split_whitespace().next() {
+            return first.parse().ok();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// True if `pid` exists and is not a zombie.
+fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
