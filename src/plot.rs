@@ -114,8 +114,7 @@ fn draw(svg: &mut String, charts: &[Chart]) -> Result<(), String> {
         root.present()?;
         Ok(())
     };
-    let drawn = draw().map_err(|e| e.to_string());
-    drawn
+    draw().map_err(|e| e.to_string())
 }
 
 const MIB: f64 = 1024.0 * 1024.0;

@@ -71,7 +71,9 @@ fn sendall(
 ) -> io::Result<()> {
     let mut rest = data;
     while !rest.is_empty() {
-        held.map(|h| h.store(rest.len() as u64, SeqCst));
+        if let Some(h) = held {
+            h.store(rest.len() as u64, SeqCst);
+        }
         match sock.write(rest) {
             Ok(n) => {
                 accepted.fetch_add(n as u64, SeqCst);
@@ -86,7 +88,9 @@ fn sendall(
             Err(e) => return Err(e),
         }
     }
-    held.map(|h| h.store(0, SeqCst));
+    if let Some(h) = held {
+        h.store(0, SeqCst);
+    }
     Ok(())
 }
 // ANCHOR_END: sendall
@@ -141,8 +145,8 @@ fn send_messages(
     let block: Vec<u8> = MESSAGE.iter().copied().cycle().take(chunk).collect();
     let mut sent = 0;
     while sent < bytes {
-        let len = chunk.min((bytes - sent) as usize); // chunk is a multiple of 16,
-        let data = &block[..len]; // or else the stream repeats anyway
+        let len = chunk.min((bytes - sent) as usize);
+        let data = &block[..len];
         sendall(sock, data, &counters.client_sent, None, timeout)?;
         sent += len as u64;
     }
@@ -394,7 +398,8 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         let (small, _) = run_case(Client::Naive, MESSAGE.len() as u64, k, ctx)?;
         narrate_naive(say, &small);
         say.say(format!(
-            "2. The large case: {} bytes; the client reads nothing until all are sent",
+            "2. The large case: {} bytes; the client reads nothing \
+             until all are sent",
             k.bytes
         ));
         let (large, chart) = run_case(Client::Naive, k.bytes, k, ctx)?;
@@ -523,11 +528,15 @@ fn manual_server(
         let n = counters.server_read.load(SeqCst);
         ctx.say.say(format!("  {n} bytes processed so far"));
         ctx.say.say("  Socket closed");
-        Ok(served.op("serve").map_err(|e| match e.errno_name().as_deref() {
-            Some("ETIMEDOUT") => e.hint("sendall() could not send for --timeout-ms: \
-                the client is not reading its replies (experiment 10's deadlock)"),
-            _ => e,
-        })?)
+        Ok(served
+            .op("serve")
+            .map_err(|e| match e.errno_name().as_deref() {
+                Some("ETIMEDOUT") => e.hint(
+                    "sendall() could not send for --timeout-ms: the client \
+                 is not reading its replies (experiment 10's deadlock)",
+                ),
+                _ => e,
+            })?)
     })
 }
 // ANCHOR_END: manual_server

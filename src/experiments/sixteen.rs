@@ -211,8 +211,8 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
             "listening port",
             o.connected_name.port() == o.listening_address.port(),
         ),
-        ("peer is client", o.connected_peer == o.client_name),
-        ("accepted client", o.accepted_from == o.client_name),
+        ("peer", o.connected_peer == o.client_name),
+        ("accepted peer", o.accepted_from == o.client_name),
     ];
     let marks: Vec<String> = checks
         .iter()
