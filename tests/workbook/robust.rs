@@ -89,14 +89,16 @@ fn a_closed_stdout_ends_the_program_quietly() {
         ("deadlock", &["--bytes", "64KiB"]),
         ("workbook", &["list"]),
     ] {
-        let mut child = Command::new(bin(name))
+        // A pipe whose reading end is closed before the program starts.
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        drop(reader);
+        let child = Command::new(bin(name))
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(writer))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        drop(child.stdout.take()); // the reader went away
         let out = wait_with_deadline(child);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
