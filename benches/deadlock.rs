@@ -1,21 +1,24 @@
 //! Measurements of experiment 10, kept out of `cargo test`:
 //! `cargo bench --bench deadlock` (release build). Runs the real binary and
 //! reads its `--json` reports. `DEADLOCK_BENCH_RUNS=N` sets how many default
-//! runs each series makes (default 10).
+//! runs each series makes (default 30).
 //!
-//! It reports: the default run's wall time, idle and with both cores busy;
-//! the longest pause before the real stall (how close a slow moment came to
-//! a false stall of the 1000 ms window); where the stall came; the fix's
-//! throughput and peak memory for 1 GiB; and the stall point with the
-//! kernel's buffer autotuning.
+//! It reports, for the default run, idle and with both cores busy: the wall
+//! time; the longest pause before the real stall (how close a slow moment
+//! came to a false stall of the 1000 ms window); the stall point as a share
+//! of the four buffers read back; the largest send queue at the stall; and
+//! how often the ledger balanced on its one reading. Then the fix's
+//! throughput and peak memory for 1 GiB, and where the bytes sit when the
+//! kernel tunes the buffers itself.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use serde_json::Value;
+use tcp_workbook::experiments::deadlock::{Case, Observed};
+use tcp_workbook::report::Report;
 
-fn run(args: &[&str]) -> (f64, Value) {
+fn run(args: &[&str]) -> (f64, Report<Observed>) {
     let start = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_deadlock"))
         .args(args)
@@ -23,7 +26,7 @@ fn run(args: &[&str]) -> (f64, Value) {
         .output()
         .expect("run deadlock");
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let report: Value = serde_json::from_slice(&out.stdout)
+    let report = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("no report ({e}): {out:?}"));
     (wall_ms, report)
 }
@@ -32,7 +35,7 @@ fn stats(name: &str, mut xs: Vec<f64>, unit: &str) {
     xs.sort_by(f64::total_cmp);
     let median = xs[xs.len() / 2];
     println!(
-        "  {name:<34} min {:>9.0}  median {:>9.0}  max {:>9.0} {unit}  (n={})",
+        "  {name:<38} min {:>9.1}  median {:>9.1}  max {:>9.1} {unit}  (n={})",
         xs[0],
         median,
         xs[xs.len() - 1],
@@ -40,27 +43,36 @@ fn stats(name: &str, mut xs: Vec<f64>, unit: &str) {
     );
 }
 
+fn large(r: &Report<Observed>) -> &Case {
+    r.measurements.large.as_ref().expect("a large case")
+}
+
 fn series(title: &str, runs: usize) {
     println!("{title}");
-    let (mut wall, mut pause_large, mut pause_fixed, mut stall_at) =
-        (vec![], vec![], vec![], vec![]);
-    let mut mismatches = 0;
+    let (mut wall, mut pause, mut fix_pause, mut ratio, mut sendq) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut mismatches, mut balanced) = (0, 0);
     for _ in 0..runs {
         let (ms, r) = run(&[]);
-        let m = &r["measurements"];
-        mismatches += usize::from(r["matched"] != true);
+        mismatches += usize::from(!r.matched);
+        let l = large(&r);
         wall.push(ms);
-        pause_large
-            .push(m["large_longest_pause_ms"].as_f64().unwrap_or(f64::NAN));
-        pause_fixed
-            .push(m["fixed_longest_pause_ms"].as_f64().unwrap_or(f64::NAN));
-        stall_at
-            .push(m["large_client_sent_bytes"].as_f64().unwrap_or(f64::NAN));
+        pause.push(l.timing.longest_pause_ms as f64);
+        fix_pause.push(r.measurements.fixed.timing.longest_pause_ms as f64);
+        let total = l.buffers.total_bytes() as f64;
+        ratio.push(100.0 * l.counts.client_sent_bytes as f64 / total);
+        if let Some(q) = l.queues {
+            let most = q.client_send_queue_bytes.max(q.server_send_queue_bytes);
+            sendq.push(most as f64);
+        }
+        balanced += usize::from(l.ledger_balanced() == Some(true));
     }
     stats("default run, wall", wall, "ms");
-    stats("longest pause before the stall", pause_large, "ms");
-    stats("longest pause in the fix", pause_fixed, "ms");
-    stats("client bytes accepted at the stall", stall_at, "bytes");
+    stats("longest pause before the stall", pause, "ms");
+    stats("longest pause in the fix", fix_pause, "ms");
+    stats("stall point / buffers read back", ratio, "%");
+    stats("largest send queue at the stall", sendq, "bytes");
+    println!("  ledger balanced on its one reading: {balanced} of {runs}");
     println!("  runs that did not match the book: {mismatches}");
 }
 
@@ -68,7 +80,7 @@ fn main() {
     let runs: usize = std::env::var("DEADLOCK_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(30);
 
     series("deadlock, default run, idle machine", runs);
 
@@ -90,28 +102,33 @@ fn main() {
 
     println!("deadlock --fixed --bytes 1GiB --chunk 64KiB");
     let (ms, r) = run(&["--fixed", "--bytes", "1GiB", "--chunk", "64KiB"]);
-    let m = &r["measurements"];
+    let f = &r.measurements.fixed;
     println!(
-        "  wall {ms:.0} ms, {} MiB/s, peak RSS {:.1} MiB, {} bytes returned, {} wrong",
-        m["fixed_throughput_mib_per_s"],
-        m["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / 1048576.0,
-        m["fixed_returned_bytes"],
-        m["fixed_returned_wrong_bytes"]
+        "  wall {ms:.0} ms, {:?} MiB/s, peak RSS {:.1} MiB, {:?} bytes returned, {:?} wrong",
+        f.throughput_mib_per_s,
+        r.measurements.peak_rss_bytes.unwrap_or(0) as f64 / 1048576.0,
+        f.returned_bytes,
+        f.returned_wrong_bytes
     );
 
     println!(
-        "deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB (the kernel's autotuning)"
+        "deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB (autotuning), 3 runs"
     );
-    let (ms, r) =
-        run(&["--sndbuf", "auto", "--rcvbuf", "auto", "--bytes", "64MiB"]);
-    let m = &r["measurements"];
-    println!(
-        "  wall {ms:.0} ms, observed {}, stall after {} bytes accepted; buffers read back: client {}/{}, server {}/{}",
-        r["observed"],
-        m["large_client_sent_bytes"],
-        m["large_client_sndbuf_bytes"],
-        m["large_client_rcvbuf_bytes"],
-        m["large_server_sndbuf_bytes"],
-        m["large_server_rcvbuf_bytes"]
-    );
+    for _ in 0..3 {
+        let args = ["--sndbuf", "auto", "--rcvbuf", "auto", "--bytes", "64MiB"];
+        let (ms, r) = run(&args);
+        let l = large(&r);
+        let q = l.queues.expect("queues");
+        println!(
+            "  wall {ms:.0} ms, {}: stall after {} bytes; send queues {} and {}, \
+             receive queues {} (server) and {} (client); buffers {:?}",
+            r.observed,
+            l.counts.client_sent_bytes,
+            q.client_send_queue_bytes,
+            q.server_send_queue_bytes,
+            q.server_recv_queue_bytes,
+            q.client_recv_queue_bytes,
+            l.buffers
+        );
+    }
 }

@@ -280,6 +280,17 @@ fn pattern(committed: &str) -> Regex {
     Regex::new(&re).unwrap()
 }
 
+/// Each line of JSON Lines, pretty-printed.
+fn pretty_json_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            serde_json::to_string_pretty(&v).unwrap() + "\n"
+        })
+        .collect()
+}
+
 /// For showing a difference: every number that varies as `[N]`.
 fn mask(text: &str) -> String {
     numbers()
@@ -312,8 +323,12 @@ fn transcripts_match_what_the_binaries_print() {
         let (bin, args) = command_of(&first);
         let out = crate::cmd(&bin).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{first}: {out:?}");
-        let actual =
-            format!("{first}\n{}", String::from_utf8_lossy(&out.stdout));
+        let mut printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        if args.iter().any(|a| a == "--json") {
+            // Shown pretty-printed, so that it fits the page.
+            printed = pretty_json_lines(&printed);
+        }
+        let actual = format!("{first}\n{printed}");
         for line in actual.lines() {
             let width = line.chars().count();
             assert!(
