@@ -230,11 +230,9 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
 }
 // ANCHOR_END: verdict
 
-// ANCHOR: orphan
 /// The manual roles, as in the book.
 #[derive(Debug, clap::Subcommand)]
 pub enum Role {
-    // ANCHOR_END: orphan
     /// Listen and answer clients, like `tcp_sixteen.py server`.
     Server(args::ServerArgs),
     /// Connect and exchange sixteen octets, like `tcp_sixteen.py client`.
