@@ -230,8 +230,6 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
 }
 // ANCHOR_END: verdict
 
-// ANCHOR: empty
-// ANCHOR_END: empty
 /// The manual roles, as in the book.
 #[derive(Debug, clap::Subcommand)]
 pub enum Role {
