@@ -455,7 +455,7 @@ fn verdict(o: &Observed) -> &'static str {
 pub struct Knobs {
     /// Bytes the large case and the fix send, rounded up to a multiple of
     /// 16, at most 1 TiB (suffixes: 4MiB, 1GiB).
-    #[arg(long, value_name = "N", default_value = "4MiB", value_parser = parse_bytes)]
+    #[arg(long, value_name = "N", default_value = "2MiB", value_parser = parse_bytes)]
     bytes: u64,
     /// Bytes the client hands to each sendall() (the book: 16).
     #[arg(long, global = true, value_name = "N", default_value = "16", value_parser = parse_chunk)]
