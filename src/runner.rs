@@ -44,6 +44,10 @@ enum Cmd {
         /// Experiment numbers or names.
         #[arg(value_name = "EXPERIMENT")]
         ids: Vec<String>,
+        /// Arguments for the experiment's default run, after `--` (one
+        /// experiment only): `workbook run 10 -- --bytes 4MiB`.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<OsString>,
     },
     /// Run one experiment in this process, with its own arguments (used by
     /// the runner for its child processes).
@@ -69,8 +73,17 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             Some(e) => e.run(rest),
             None => unknown(&name),
         },
-        Some(Cmd::Run { ids }) => run_ids(&ids, args.json, args.deadline_ms),
-        None => run_ids(&[], args.json, args.deadline_ms),
+        Some(Cmd::Run { ids, args: rest }) => {
+            if !rest.is_empty() && ids.len() != 1 {
+                eprintln!(
+                    "error: arguments after -- go to one experiment; hint: \
+                     name exactly one, as in `workbook run 10 -- --bytes 4MiB`"
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+            run_ids(&ids, &rest, args.json, args.deadline_ms)
+        }
+        None => run_ids(&[], &[], args.json, args.deadline_ms),
     }
 }
 
@@ -94,7 +107,12 @@ fn list() {
     }
 }
 
-fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
+fn run_ids(
+    ids: &[String],
+    rest: &[OsString],
+    json: bool,
+    deadline_ms: Option<u64>,
+) -> ExitCode {
     let mut chosen: Vec<&'static Entry> = Vec::new();
     for id in ids {
         match registry::find(id) {
@@ -115,7 +133,7 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
     for e in chosen {
         let deadline =
             Duration::from_millis(deadline_ms.unwrap_or(e.deadline_ms));
-        let report = run_child(e, deadline);
+        let report = run_child(e, rest, deadline);
         all_matched &= report.matched;
         if json {
             line(&report.to_json());
@@ -145,11 +163,15 @@ fn run_ids(ids: &[String], json: bool, deadline_ms: Option<u64>) -> ExitCode {
     }
 }
 
-/// Runs one experiment as a child process (`workbook exec NAME --json`),
-/// killing it at `deadline`, and returns its report. A child that times out,
+/// Runs one experiment as a child process (`workbook exec NAME --json
+/// ARGS`), killing it at `deadline`, and returns its report. A child that times out,
 /// fails or prints no report gets an unmatched report whose `observed` is
 /// `timeout` or `error` and whose `measurements.error` says why.
-pub fn run_child(e: &'static Entry, deadline: Duration) -> Report {
+pub fn run_child(
+    e: &'static Entry,
+    args: &[OsString],
+    deadline: Duration,
+) -> Report {
     let started = std::time::Instant::now();
     let failed = |observed: &str, why: String| {
         let info = ErrorInfo {
@@ -173,7 +195,7 @@ pub fn run_child(e: &'static Entry, deadline: Duration) -> Report {
         }
     };
     let mut command = Command::new(exe);
-    command.args(["exec", e.name, "--", "--json"]);
+    command.args(["exec", e.name, "--", "--json"]).args(args);
     let (status, stdout, stderr) = match run_with_deadline(command, deadline) {
         Ok(Finished::Exited {
             status,

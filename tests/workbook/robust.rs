@@ -45,8 +45,8 @@ fn manual_server_survives_a_client_that_resets_at_once() {
 }
 
 /// A client that trickles one byte every 50 ms holds the server for one
-/// conversation deadline, not forever: with `--once` it exits 2, naming
-/// the cut-off.
+/// conversation deadline, not forever (each recv() alone would wait 600 s
+/// here): with `--once` it exits 2, naming the cut-off.
 #[test]
 fn a_trickling_client_is_cut_off_at_the_conversation_deadline() {
     let mut server = Background::start(
@@ -59,7 +59,7 @@ fn a_trickling_client_is_cut_off_at_the_conversation_deadline() {
             "--conversation-ms",
             "300",
             "--timeout-ms",
-            "5000",
+            "600000",
         ],
     );
     let port = port_in(&server.next_line());
@@ -107,12 +107,13 @@ fn a_closed_stdout_ends_the_program_quietly() {
 }
 
 /// Killing the runner alone (SIGKILL, SIGTERM or SIGINT to its pid) takes
-/// the experiment it was running with it.
+/// the experiment it was running with it: here an experiment that would
+/// run for 30 s more (`--stall-ms 30000`) is gone within 5 s.
 #[test]
 fn the_runners_children_die_with_it() {
     for signal in [libc_signal::KILL, libc_signal::TERM, libc_signal::INT] {
         let mut runner = Command::new(bin("workbook"))
-            .args(["run", "deadlock"])
+            .args(["run", "deadlock", "--", "--stall-ms", "30000"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
