@@ -91,6 +91,14 @@ pub struct TcpInfo {
     /// this side may send (`tcpi_snd_wnd`). 0 means the peer's receive queue
     /// is full. `None`: the kernel is older than 6.2 and does not report it.
     pub send_window_bytes: Option<u32>,
+    /// Zero-window probes sent and not yet answered (`tcpi_probes`): it
+    /// goes back to 0 each time the peer answers one.
+    pub probes: u8,
+    /// How many times the probe (persist) or retransmission timer has
+    /// backed off, doubling its interval (`tcpi_backoff`).
+    pub backoff: u8,
+    /// The retransmission timeout, in µs (`tcpi_rto`).
+    pub rto_us: u32,
 }
 
 /// Returns the bytes in `sock`'s send queue: written by the application but
@@ -171,6 +179,14 @@ pub struct Ends {
     pub client_state: String,
     /// The server's TCP state.
     pub server_state: String,
+    /// The client's unanswered zero-window probes (`tcpi_probes`).
+    pub client_probes: u8,
+    /// The server's unanswered zero-window probes.
+    pub server_probes: u8,
+    /// How often the client's probe timer has backed off (`tcpi_backoff`).
+    pub client_backoff: u8,
+    /// How often the server's probe timer has backed off.
+    pub server_backoff: u8,
 }
 
 impl Ends {
@@ -182,6 +198,10 @@ impl Ends {
             server_send_window_bytes: s.send_window_bytes,
             client_state: c.state.to_string(),
             server_state: s.state.to_string(),
+            client_probes: c.probes,
+            server_probes: s.probes,
+            client_backoff: c.backoff,
+            server_backoff: s.backoff,
         })
     }
 }
@@ -328,6 +348,9 @@ mod imp {
             state: TcpState::from_linux(info.tcpi_state),
             send_window_bytes: has(offset_of!(libc::tcp_info, tcpi_snd_wnd))
                 .then_some(info.tcpi_snd_wnd),
+            probes: info.tcpi_probes,
+            backoff: info.tcpi_backoff,
+            rto_us: info.tcpi_rto,
         })
     }
 }

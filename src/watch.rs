@@ -14,8 +14,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// How to watch.
 #[derive(Debug, Clone)]
 pub struct WatchOpts {
-    /// A stall is declared after this long without any counter moving.
+    /// A stall is declared after this long without any counter moving: the
+    /// backstop when the cycle test below does not apply.
     pub stall: Duration,
+    /// A stall is declared when the cycle test has held this long without
+    /// any counter moving; `None`: the cycle test is only recorded (in
+    /// [`Pause::cycle_ms`]), not used to declare a stall.
+    pub confirm: Option<Duration>,
     /// Time between samples.
     pub every: Duration,
     /// Draw a live progress line on stderr. It is drawn only if stderr is a
@@ -29,7 +34,6 @@ pub struct WatchOpts {
 #[derive(
     Debug,
     Clone,
-    Copy,
     Default,
     PartialEq,
     Eq,
@@ -49,6 +53,38 @@ pub struct Timing {
     pub longest_pause_ms: u64,
     /// How long the watch lasted, in ms.
     pub elapsed_ms: u64,
+    /// What declared the stall: `"cycle"` (the cycle test held for the
+    /// confirmation window) or `"silence"` (nothing moved for the stall
+    /// window); `None` if there was no stall.
+    pub detected_by: Option<String>,
+    /// Every pause of more than 50 ms before the end, and whether the cycle
+    /// test held during it.
+    pub long_pauses: Vec<Pause>,
+}
+
+/// A time when no counter moved, in ms.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct Pause {
+    /// When it began, in ms since the watch began.
+    pub at_ms: u64,
+    /// How long it lasted, in ms (to the end of the watch, for the last).
+    pub length_ms: u64,
+    /// How long the cycle test held, without a break, at its end, in ms:
+    /// 0 if it never held. A pause that ended with movement after the test
+    /// held is a cycle that was not a deadlock.
+    pub cycle_ms: u64,
+    /// True if a counter moved again after it (it was not the stall).
+    pub ended: bool,
 }
 
 /// What [`watch`] saw.
@@ -67,6 +103,7 @@ pub struct Watched {
 pub fn while_running<R: Send, E>(
     opts: &WatchOpts,
     read: impl FnMut() -> Vec<u64>,
+    cycle: impl FnMut() -> bool,
     label: impl Fn(&[u64]) -> String,
     work: impl FnOnce() -> R + Send,
     on_stall: impl FnOnce() -> E,
@@ -79,7 +116,7 @@ pub fn while_running<R: Send, E>(
             result
         });
         let is_done = || done.load(std::sync::atomic::Ordering::SeqCst);
-        let watched = watch(opts, read, is_done, label);
+        let watched = watch(opts, read, cycle, is_done, label);
         let evidence = watched.timing.stalled.then(on_stall);
         let result = worker
             .join()
@@ -88,12 +125,15 @@ pub fn while_running<R: Send, E>(
     })
 }
 
-/// Samples `read` every `opts.every` until `done()` is true or the values
-/// have not changed for `opts.stall`. `label` renders the values for the
-/// progress line.
+/// Samples `read` every `opts.every` until `done()` is true or a stall:
+/// the values have not changed for `opts.stall`, or `cycle()` (the
+/// experiment's own test that the two sides wait on each other) has held
+/// for `opts.confirm` while they did not change. `label` renders the
+/// values for the progress line.
 pub fn watch(
     opts: &WatchOpts,
     mut read: impl FnMut() -> Vec<u64>,
+    mut cycle: impl FnMut() -> bool,
     done: impl Fn() -> bool,
     label: impl Fn(&[u64]) -> String,
 ) -> Watched {
@@ -107,19 +147,37 @@ pub fn watch(
         bar
     });
     let start = Instant::now();
+    let ms = |t: Instant| (t - start).as_millis() as u64;
     let mut last = read();
     let mut last_change = start;
+    let mut cycle_since: Option<Instant> = None;
     let mut longest_pause = Duration::ZERO;
-    let mut samples = Vec::new();
-    let stalled = loop {
+    let (mut samples, mut long_pauses) = (Vec::new(), Vec::new());
+    let mut pause_record =
+        |from: Instant, to: Instant, held: Duration, ended| {
+            if to - from > Duration::from_millis(50) {
+                long_pauses.push(Pause {
+                    at_ms: ms(from),
+                    length_ms: (to - from).as_millis() as u64,
+                    cycle_ms: held.as_millis() as u64,
+                    ended,
+                });
+            }
+        };
+    let detected_by = loop {
         std::thread::sleep(opts.every);
         let finished = done();
         let now = Instant::now();
         let values = read();
+        let held = cycle_since.map_or(Duration::ZERO, |t| now - t);
         if values != last {
             longest_pause = longest_pause.max(now - last_change);
-            last_change = now;
-            last = values;
+            pause_record(last_change, now, held, true);
+            (last_change, last, cycle_since) = (now, values, None);
+        } else if cycle() {
+            cycle_since.get_or_insert(now);
+        } else {
+            cycle_since = None;
         }
         if opts.record {
             samples.push(((now - start).as_secs_f64() * 1000.0, last.clone()));
@@ -128,23 +186,38 @@ pub fn watch(
             bar.set_message(label(&last));
             bar.tick();
         }
+        let held = cycle_since.map_or(Duration::ZERO, |t| now - t);
         if finished {
             longest_pause = longest_pause.max(now - last_change);
-            break false;
+            break None;
+        }
+        if opts
+            .confirm
+            .is_some_and(|c| cycle_since.is_some() && held >= c)
+        {
+            pause_record(last_change, now, held, false);
+            break Some("cycle");
         }
         if now - last_change >= opts.stall {
-            break true;
+            pause_record(last_change, now, held, false);
+            break Some("silence");
         }
     };
     if let Some(bar) = bar {
-        let word = if stalled { "STALLED" } else { "done" };
+        let word = if detected_by.is_some() {
+            "STALLED"
+        } else {
+            "done"
+        };
         bar.finish_with_message(format!("{}: {word}", label(&last)));
     }
     let timing = Timing {
-        stalled,
-        last_progress_ms: (last_change - start).as_millis() as u64,
+        stalled: detected_by.is_some(),
+        last_progress_ms: ms(last_change),
         longest_pause_ms: longest_pause.as_millis() as u64,
         elapsed_ms: start.elapsed().as_millis() as u64,
+        detected_by: detected_by.map(str::to_owned),
+        long_pauses,
     };
     Watched { timing, samples }
 }
@@ -157,6 +230,7 @@ mod tests {
     fn opts(stall_ms: u64) -> WatchOpts {
         WatchOpts {
             stall: Duration::from_millis(stall_ms),
+            confirm: None,
             every: Duration::from_millis(1),
             progress: false,
             record: true,
@@ -166,7 +240,8 @@ mod tests {
     /// Counters that never move are a stall.
     #[test]
     fn still_counters_are_a_stall() {
-        let w = watch(&opts(20), || vec![5], || false, |_| String::new());
+        let w =
+            watch(&opts(20), || vec![5], || false, || false, |_| String::new());
         assert!(w.timing.stalled);
         assert_eq!(w.timing.last_progress_ms, 0);
     }
@@ -174,7 +249,13 @@ mod tests {
     /// Done wins over a stall: a finished experiment is not reported stalled.
     #[test]
     fn done_is_not_a_stall() {
-        let w = watch(&opts(10_000), || vec![5], || true, |_| String::new());
+        let w = watch(
+            &opts(10_000),
+            || vec![5],
+            || false,
+            || true,
+            |_| String::new(),
+        );
         assert!(!w.timing.stalled);
         assert!(!w.samples.is_empty());
     }
@@ -186,6 +267,7 @@ mod tests {
         let w = watch(
             &opts(50),
             || vec![n.fetch_add(1, Ordering::SeqCst)],
+            || false,
             || n.load(Ordering::SeqCst) > 100,
             |_| String::new(),
         );

@@ -29,7 +29,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 
 pub use report::{Case, Counts, Observed};
-use report::{Counters, SERIES, label, narrate_fix, narrate_naive, watch_opts};
+use report::{
+    Counters, SERIES, Sender, label, narrate_fix, narrate_naive, watch_opts,
+};
 
 use std::time::Duration;
 
@@ -54,43 +56,42 @@ pub const FIXED_CLIENT_READ: usize = 64 * 1024;
 
 // ANCHOR: sendall
 /// The book's `sendall()`: calls `send(2)` (through [`Write::write`]) until
-/// the kernel has accepted all of `data`, adding each call's count to
-/// `accepted`; `held`, if given, tracks the bytes still waiting here.
+/// the kernel has accepted all of `data`, keeping `me` up to date: the
+/// bytes accepted, the bytes still held here, and whether we are waiting.
 ///
 /// The socket is non-blocking, so each `send` takes what fits in the send
 /// buffer and returns at once with the count. When nothing fits, we wait
 /// in `poll(2)` for room. That is the wait Python's `sendall()` does inside
 /// the kernel, made visible: it lets us count to the byte what the kernel
-/// holds, and give the wait a deadline (`ETIMEDOUT` after `timeout`).
+/// holds, know that this side is blocked, and give the wait a deadline
+/// (`ETIMEDOUT` after `timeout`).
 fn sendall(
     mut sock: &TcpStream,
     data: &[u8],
-    accepted: &AtomicU64,
-    held: Option<&AtomicU64>,
+    me: &Sender,
     timeout: Duration,
 ) -> io::Result<()> {
     let mut rest = data;
     while !rest.is_empty() {
-        if let Some(h) = held {
-            h.store(rest.len() as u64, SeqCst);
-        }
+        me.held.store(rest.len() as u64, SeqCst);
         match sock.write(rest) {
             Ok(n) => {
-                accepted.fetch_add(n as u64, SeqCst);
+                me.accepted.fetch_add(n as u64, SeqCst);
                 rest = &rest[n..];
             }
             // The send buffer is full: wait until the peer's kernel
             // acknowledges bytes and so makes room.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                deadline::wait_writable(&sock, timeout)?
+                me.waiting.store(true, SeqCst);
+                let waited = deadline::wait_writable(&sock, timeout);
+                me.waiting.store(false, SeqCst);
+                waited?
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
     }
-    if let Some(h) = held {
-        h.store(0, SeqCst);
-    }
+    me.held.store(0, SeqCst);
     Ok(())
 }
 // ANCHOR_END: sendall
@@ -112,8 +113,7 @@ fn serve(
         counters.server_read.fetch_add(n as u64, SeqCst);
         let output = data[..n].to_ascii_uppercase();
         // While this waits, the server reads nothing: its receive queue fills.
-        let (sent, held) = (&counters.server_sent, &counters.server_held);
-        sendall(sc, &output, sent, Some(held), timeout)?;
+        sendall(sc, &output, &counters.server, timeout)?;
     }
 }
 // ANCHOR_END: server
@@ -147,7 +147,7 @@ fn send_messages(
     while sent < bytes {
         let len = chunk.min((bytes - sent) as usize);
         let data = &block[..len];
-        sendall(sock, data, &counters.client_sent, None, timeout)?;
+        sendall(sock, data, &counters.client, timeout)?;
         sent += len as u64;
     }
     Ok(())
@@ -284,6 +284,22 @@ fn run_case(
     let (watched, finished, evidence) = watch::while_running(
         &watch_opts(k, ctx),
         || counters.watched(),
+        // ANCHOR: cycle
+        // The deadlock is a cycle of waits: both sides wait in poll() for
+        // room to send, and each side's peer advertises a zero window, so
+        // neither will read again. (TCP_INFO's tcpi_snd_wnd.)
+        || {
+            let zero = |s: &TcpStream| {
+                let info = kernel::tcp_info(s).ok();
+                info.and_then(|i| i.send_window_bytes) == Some(0)
+            };
+            let (c, s) = (&counters.client, &counters.server);
+            c.waiting.load(SeqCst)
+                && s.waiting.load(SeqCst)
+                && zero(&sock)
+                && zero(&sc)
+        },
+        // ANCHOR_END: cycle
         label,
         || {
             std::thread::scope(|s| {
@@ -307,17 +323,22 @@ fn run_case(
         // Stalled: both sides are blocked in send(). Read the kernel's
         // queues while they are, then wake both with shutdown().
         || {
+            let (c, s) = (&counters.client, &counters.server);
+            let both = c.waiting.load(SeqCst) && s.waiting.load(SeqCst);
             let queues = kernel::Queues::read(&sock, &sc); // SIOCOUTQ, SIOCINQ
             let ends = kernel::Ends::read(&sock, &sc); // TCP_INFO
             let _ = sock.shutdown(Shutdown::Both);
             let _ = sc.shutdown(Shutdown::Both);
-            (queues, ends)
+            (both, queues, ends)
         },
         // ANCHOR_END: stalled
     );
     let buffers = kernel::Buffers::read(&sock, &sc)?;
     drop((sock, sc));
-    let (queues, tcp) = evidence.unwrap_or((None, None));
+    let (both_waiting, queues, tcp) = match evidence {
+        Some((both, queues, tcp)) => (Some(both), queues, tcp),
+        None => (None, None, None),
+    };
     let title = match client {
         Client::Naive => "the book's client: it never reads while it sends",
         Client::Reading => "the fix: a client that reads while it writes",
@@ -332,13 +353,17 @@ fn run_case(
     let mib_s = (bytes as f64 / 1048576.0 / secs * 10.0).round() / 10.0;
     let case = Case {
         bytes,
-        chunk_bytes: k.chunk as u64,
+        chunk_bytes: match client {
+            Client::Naive => k.chunk as u64,
+            Client::Reading => k.fix_chunk as u64,
+        },
         completed: !timing.stalled && returned == Some((bytes, 0)),
         timing,
         counts: counters.snapshot(),
         returned_bytes: returned.map(|r| r.0),
         returned_wrong_bytes: returned.map(|r| r.1),
         client_error,
+        both_waiting,
         queues,
         tcp,
         buffers,
@@ -470,6 +495,15 @@ pub struct Knobs {
     /// Declare a deadlock after this many ms without any byte moving.
     #[arg(long, global = true, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
     stall_ms: u64,
+    /// Declare the deadlock once the cycle test (both sides waiting to
+    /// send, both windows 0) has held this many ms with nothing moving;
+    /// 0 turns the test off, leaving --stall-ms alone.
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    cycle_ms: u64,
+    /// Bytes the fixed client hands to each sendall() (our choice: 64 KiB,
+    /// so the fix takes milliseconds; 16 is the book's message).
+    #[arg(long, value_name = "N", default_value = "64KiB", value_parser = parse_chunk)]
+    fix_chunk: usize,
     /// Run only the fix: a client that reads while it writes.
     #[arg(long)]
     fixed: bool,
@@ -561,6 +595,7 @@ fn manual_client(
     let (watched, result, stall) = watch::while_running(
         &watch_opts(k, ctx),
         || counters.watched(),
+        || false, // it sees only its own side: silence decides
         label,
         || naive_client(&sock, bytes, k.chunk, &counters, t),
         || {
@@ -574,7 +609,7 @@ fn manual_client(
     );
     say.say(format!(
         "  {} bytes sent",
-        counters.client_sent.load(SeqCst)
+        counters.client.accepted.load(SeqCst)
     ));
     let Some((window, queued)) = stall else {
         let (received, wrong) =

@@ -101,6 +101,45 @@ fn at_the_stall_both_windows_are_zero() {
     }
 }
 
+/// The deadlock is recognised from the cycle itself: at the verdict both
+/// sides were waiting in poll(POLLOUT) to send, and (where TCP_INFO reports
+/// it) both windows were 0.
+#[test]
+fn the_deadlock_is_found_as_a_cycle_of_waits() {
+    let large = case("large");
+    assert_eq!(large.timing.detected_by.as_deref(), Some("cycle"));
+    assert_eq!(large.both_waiting, Some(true));
+    let tcp = large.tcp.clone().expect("TCP_INFO on Linux");
+    if let (Some(c), Some(s)) =
+        (tcp.client_send_window_bytes, tcp.server_send_window_bytes)
+    {
+        assert_eq!((c, s), (0, 0));
+    }
+}
+
+/// Left stalled for 1.5 s, both sides sit in the persist state: their probe
+/// timers back off again and again, while the count of unanswered probes
+/// stays at 0 or 1, far from the 15 after which the kernel would give up.
+/// So nothing ever times out.
+#[test]
+fn a_stall_left_alone_probes_a_zero_window_and_never_gives_up() {
+    let out = cmd("deadlock")
+        .args(["--json", "--cycle-ms", "0", "--stall-ms", "1500"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r: Report<Observed> = report(&out.stdout);
+    let large = r.measurements.large.expect("a large case");
+    assert_eq!(large.timing.detected_by.as_deref(), Some("silence"));
+    let t = large.tcp.expect("TCP_INFO on Linux");
+    assert!(t.client_backoff >= 1 && t.server_backoff >= 1, "{t:?}");
+    assert!(t.client_probes <= 1 && t.server_probes <= 1, "{t:?}");
+    assert_eq!(
+        (t.client_state.as_str(), t.server_state.as_str()),
+        ("ESTABLISHED", "ESTABLISHED")
+    );
+}
+
 /// Linux doubles what SO_SNDBUF/SO_RCVBUF ask for: 64 KiB reads back as 128 KiB.
 #[test]
 fn buffers_read_back_doubled() {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use super::{Knobs, ledger};
@@ -48,6 +48,9 @@ pub struct Case {
     pub returned_wrong_bytes: Option<u64>,
     /// Why the client stopped, if it failed (after a stall: woken by us).
     pub client_error: Option<String>,
+    /// At the stall: were both sides waiting in `poll(POLLOUT)` for room
+    /// to send? `None` if there was no stall.
+    pub both_waiting: Option<bool>,
     /// The four kernel queues at the stall; `None` if no stall, or where
     /// the kernel does not report them.
     pub queues: Option<kernel::Queues>,
@@ -102,14 +105,22 @@ pub(super) fn narrate_naive(say: &Narrator, case: &Case) {
         c.say(format!("  {} bytes received", n.client_received_bytes));
         return narrate_end(say, case);
     }
-    let (at, quiet) = (
-        case.timing.last_progress_ms,
-        case.timing.elapsed_ms - case.timing.last_progress_ms,
-    );
+    let t = &case.timing;
+    let (at, quiet) = (t.last_progress_ms, t.elapsed_ms - t.last_progress_ms);
     say.say(format!(
         "   STALLED: no byte moved for {quiet} ms (from {at} ms on);"
     ));
-    say.say("   the book's client and server would wait forever");
+    if t.detected_by.as_deref() == Some("cycle") {
+        let held = t.long_pauses.last().map_or(0, |p| p.cycle_ms);
+        say.say(format!(
+            "   for the last {held} ms both sides waited to send, and both"
+        ));
+        say.say(
+            "   windows were 0: a cycle of waits, which nothing will break.",
+        );
+    } else {
+        say.say("   the book's client and server would wait forever");
+    }
     let lines = [
         ("client got the kernel to accept", n.client_sent_bytes),
         ("server read", n.server_read_bytes),
@@ -214,11 +225,19 @@ fn narrate_end(say: &Narrator, case: &Case) {
 /// Byte counters, each bumped right after the call it counts returns.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
-    pub client_sent: AtomicU64,
+    pub client: Sender,
     pub client_received: AtomicU64,
     pub server_read: AtomicU64,
-    pub server_sent: AtomicU64,
-    pub server_held: AtomicU64,
+    pub server: Sender,
+}
+
+/// One side's `sendall()`: what its kernel accepted, what it still holds,
+/// and whether it is waiting in `poll(POLLOUT)` for room right now.
+#[derive(Debug, Default)]
+pub(super) struct Sender {
+    pub accepted: AtomicU64,
+    pub held: AtomicU64,
+    pub waiting: AtomicBool,
 }
 
 /// The counters a watch samples, in the order of [`SERIES`].
@@ -232,11 +251,11 @@ pub(super) const SERIES: [&str; 4] = [
 impl Counters {
     pub(super) fn snapshot(&self) -> Counts {
         Counts {
-            client_sent_bytes: self.client_sent.load(SeqCst),
+            client_sent_bytes: self.client.accepted.load(SeqCst),
             client_received_bytes: self.client_received.load(SeqCst),
             server_read_bytes: self.server_read.load(SeqCst),
-            server_sent_bytes: self.server_sent.load(SeqCst),
-            server_held_bytes: self.server_held.load(SeqCst),
+            server_sent_bytes: self.server.accepted.load(SeqCst),
+            server_held_bytes: self.server.held.load(SeqCst),
         }
     }
 
@@ -258,6 +277,7 @@ pub(super) fn label(v: &[u64]) -> String {
 pub(super) fn watch_opts(k: &Knobs, ctx: &Ctx) -> watch::WatchOpts {
     watch::WatchOpts {
         stall: Duration::from_millis(k.stall_ms),
+        confirm: (k.cycle_ms > 0).then(|| Duration::from_millis(k.cycle_ms)),
         every: Duration::from_millis(2),
         progress: !ctx.json,
         record: k.plot.is_some(),
