@@ -407,13 +407,8 @@ pub(crate) fn ledger(n: &Counts, q: &kernel::Queues) -> [(u64, u64); 3] {
 // ANCHOR: experiment
 /// The default run: the small case, the large case, the fix; the verdict.
 fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
-    let plot_file = k.plot.as_ref().map(|p| {
-        let shown = p.display().to_string();
-        std::fs::File::create(p)
-            .op(format_args!("create {shown}"))
-            .map(|f| (f, shown))
-    });
-    let plot_file = plot_file.transpose()?; // a bad path fails before the run
+    let plot_file = create(k.plot.as_ref())?; // a bad path fails up front
+    let diagram_file = create(k.diagram.as_ref())?;
     let say = &ctx.say;
     let mut charts = Vec::new();
     let (small, large) = if k.fixed {
@@ -429,6 +424,10 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         ));
         let (large, chart) = run_case(Client::Naive, k.bytes, k, ctx)?;
         narrate_naive(say, &large);
+        if let (Some((file, shown)), Some(q)) = (diagram_file, &large.queues) {
+            plot::write_cycle_svg(file, &shown, q, large.tcp.as_ref())?;
+            say.say(format!("   diagram written to {shown}"));
+        }
         charts.push(chart);
         (Some(small), Some(large))
     };
@@ -454,6 +453,18 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
     Ok(if k.fixed { v.expecting("completed") } else { v })
 }
 // ANCHOR_END: experiment
+
+/// Creates the file at `path`, if one was asked for, with its name for
+/// messages.
+fn create(
+    path: Option<&std::path::PathBuf>,
+) -> Result<Option<(std::fs::File, String)>, SocketError> {
+    let Some(path) = path else { return Ok(None) };
+    let shown = path.display().to_string();
+    let file =
+        std::fs::File::create(path).op(format_args!("create {shown}"))?;
+    Ok(Some((file, shown)))
+}
 
 // ANCHOR: verdict
 /// The outcome, from the cases: the small one completes, the large one
@@ -507,6 +518,10 @@ pub struct Knobs {
     /// Run only the fix: a client that reads while it writes.
     #[arg(long)]
     fixed: bool,
+    /// Draw the cycle at the stall (the four queues, the two waits) into
+    /// this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    diagram: Option<std::path::PathBuf>,
     /// Draw bytes sent and received against time into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<std::path::PathBuf>,

@@ -293,6 +293,34 @@ fn plot_writes_an_svg() {
     assert!(svg.contains("the fix"), "the second chart's caption");
 }
 
+/// `--diagram` draws the cycle from the run's own numbers: the SVG names
+/// the four queues with the very byte counts the report gives.
+#[test]
+fn diagram_shows_the_queues_the_report_gives() {
+    let path = std::env::temp_dir()
+        .join(format!("deadlock-cycle-{}.svg", std::process::id()));
+    let out = cmd("deadlock")
+        .args(["--json", "--diagram"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r: Report<Observed> = report(&out.stdout);
+    let q = r.measurements.large.unwrap().queues.expect("queues");
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    for (name, bytes) in [
+        ("client send queue", q.client_send_queue_bytes),
+        ("server receive queue", q.server_recv_queue_bytes),
+        ("server send queue", q.server_send_queue_bytes),
+        ("client receive queue", q.client_recv_queue_bytes),
+    ] {
+        assert!(svg.contains(name), "{name}");
+        assert!(svg.contains(&format!("{bytes} bytes")), "{name}: {bytes}");
+    }
+    assert!(svg.contains("waits for the server to read"));
+}
+
 /// The server speaks `tcp_deadlock.py`'s protocol: everything a raw client
 /// sends comes back upper-cased, then end of stream after the half-close.
 #[test]
