@@ -156,7 +156,7 @@ fn draw_cycle(
         window(ends.and_then(|e| e.client_send_window_bytes)),
         window(ends.and_then(|e| e.server_send_window_bytes)),
     );
-    let mut draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
+    let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
         root.fill(&WHITE)?;
         let boxed = |x: i32, y: i32, w: i32, h: i32, fill: RGBColor| {
             Rectangle::new([(x, y), (x + w, y + h)], fill.filled())
