@@ -1,20 +1,29 @@
 //! Measurements of experiment 10, kept out of `cargo test`:
 //! `cargo bench --bench deadlock` (release build). Runs the real binary and
-//! reads its `--json` reports. `DEADLOCK_BENCH_RUNS=N` sets how many default
-//! runs each series makes (default 30).
+//! reads its `--json` reports. It takes about 15 minutes with the defaults;
+//! `DEADLOCK_BENCH_RUNS` (idle series, default 30),
+//! `DEADLOCK_BENCH_LOADED_RUNS` (default 1000) and
+//! `DEADLOCK_BENCH_SWEEP_RUNS` (per buffer size, default 10) shorten it,
+//! and `DEADLOCK_BENCH_ONLY=sweep|series|other` runs one part.
 //!
-//! It reports, for the default run, idle and with both cores busy: the wall
-//! time; the longest pause before the real stall (how close a slow moment
-//! came to a false stall of the 1000 ms window); the stall point as a share
-//! of the four buffers read back; the largest send queue at the stall; and
-//! how often the ledger balanced on its one reading. Then the fix's
-//! throughput and peak memory for 1 GiB, and where the bytes sit when the
-//! kernel tunes the buffers itself.
+//! It reports:
+//! - the default run, idle and with both cores busy: wall time; false
+//!   verdicts; how the stall was found (cycle or silence); every pause over
+//!   50 ms before the stall and whether the cycle test held in it (a cycle
+//!   that then moved again would be a false deadlock); the stall point as a
+//!   share of the buffers; the kernel's TcpExt counters per run;
+//! - with the cycle test off: how long after the last byte moved the cycle
+//!   test first held (why the verdict cannot come sooner);
+//! - the fix's throughput and peak memory for 1 GiB; autotuned buffers;
+//! - the stall point against the buffer size, 8 KiB to 4 MiB, written to
+//!   `chapters/images/deadlock-sweep.csv` and `.svg`.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use plotters::prelude::*;
 use tcp_workbook::experiments::deadlock::{Case, Observed};
 use tcp_workbook::report::Report;
 
@@ -31,15 +40,27 @@ fn run(args: &[&str]) -> (f64, Report<Observed>) {
     (wall_ms, report)
 }
 
-fn stats(name: &str, mut xs: Vec<f64>, unit: &str) {
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn quantiles(mut xs: Vec<f64>) -> (f64, f64, f64) {
     xs.sort_by(f64::total_cmp);
-    let median = xs[xs.len() / 2];
+    (xs[0], xs[xs.len() / 2], xs[xs.len() - 1])
+}
+
+fn stats(name: &str, xs: Vec<f64>, unit: &str) {
+    if xs.is_empty() {
+        println!("  {name:<40} (none)");
+        return;
+    }
+    let n = xs.len();
+    let (min, median, max) = quantiles(xs);
     println!(
-        "  {name:<38} min {:>9.1}  median {:>9.1}  max {:>9.1} {unit}  (n={})",
-        xs[0],
-        median,
-        xs[xs.len() - 1],
-        xs.len()
+        "  {name:<40} min {min:>9.1}  median {median:>9.1}  max {max:>9.1} {unit}  (n={n})"
     );
 }
 
@@ -47,18 +68,61 @@ fn large(r: &Report<Observed>) -> &Case {
     r.measurements.large.as_ref().expect("a large case")
 }
 
-fn series(title: &str, runs: usize) {
-    println!("{title}");
-    let (mut wall, mut pause, mut fix_pause, mut ratio, mut sendq) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    let (mut mismatches, mut balanced) = (0, 0);
+/// The kernel's TcpExt counters (`/proc/net/netstat`), by name.
+fn tcp_ext() -> BTreeMap<String, i64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let lines: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("TcpExt:")).collect();
+    let (Some(names), Some(values)) = (lines.first(), lines.get(1)) else {
+        return BTreeMap::new();
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .skip(1)
+        .filter_map(|(n, v)| Some((n.to_owned(), v.parse().ok()?)))
+        .collect()
+}
+
+const COUNTERS: [&str; 4] = [
+    "TCPWantZeroWindowAdv",
+    "TCPToZeroWindowAdv",
+    "TCPRcvCollapsed",
+    "PruneCalled",
+];
+
+fn series(title: &str, runs: usize, args: &[&str]) {
+    println!("{title} ({runs} runs)");
+    let (mut wall, mut ratio, mut sendq) = (vec![], vec![], vec![]);
+    let (mut pauses, mut cycle_in_pause, mut onset) = (vec![], vec![], vec![]);
+    let mut counters: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let (mut mismatches, mut by_cycle, mut by_silence, mut balanced) =
+        (0, 0, 0, 0);
     for _ in 0..runs {
-        let (ms, r) = run(&[]);
+        let before = tcp_ext();
+        let (ms, r) = run(args);
+        let after = tcp_ext();
+        for c in COUNTERS {
+            let d = after.get(c).unwrap_or(&0) - before.get(c).unwrap_or(&0);
+            counters.entry(c).or_default().push(d as f64);
+        }
         mismatches += usize::from(!r.matched);
         let l = large(&r);
         wall.push(ms);
-        pause.push(l.timing.longest_pause_ms as f64);
-        fix_pause.push(r.measurements.fixed.timing.longest_pause_ms as f64);
+        match l.timing.detected_by.as_deref() {
+            Some("cycle") => by_cycle += 1,
+            Some(_) => by_silence += 1,
+            None => {}
+        }
+        for p in &l.timing.long_pauses {
+            if p.ended {
+                pauses.push(p.length_ms as f64);
+                cycle_in_pause.push(p.cycle_ms as f64);
+            } else {
+                // When the cycle test first held, after the last movement.
+                onset.push((p.length_ms - p.cycle_ms) as f64);
+            }
+        }
         let total = l.buffers.total_bytes() as f64;
         ratio.push(100.0 * l.counts.client_sent_bytes as f64 / total);
         if let Some(q) = l.queues {
@@ -67,23 +131,24 @@ fn series(title: &str, runs: usize) {
         }
         balanced += usize::from(l.ledger_balanced() == Some(true));
     }
-    stats("default run, wall", wall, "ms");
-    stats("longest pause before the stall", pause, "ms");
-    stats("longest pause in the fix", fix_pause, "ms");
+    stats("whole run, wall", wall, "ms");
+    println!("  found by the cycle test: {by_cycle}; by silence: {by_silence}");
+    println!("  pauses over 50 ms before the stall: {}", pauses.len());
+    stats("  their length", pauses, "ms");
+    let false_cycles = cycle_in_pause.iter().filter(|&&c| c > 0.0).count();
+    println!("  of them, with the cycle test holding: {false_cycles}");
+    stats("  how long it held in them", cycle_in_pause, "ms");
+    stats("last movement to cycle test holding", onset, "ms");
     stats("stall point / buffers read back", ratio, "%");
     stats("largest send queue at the stall", sendq, "bytes");
+    for (name, values) in counters {
+        stats(&format!("TcpExt {name} per run"), values, "");
+    }
     println!("  ledger balanced on its one reading: {balanced} of {runs}");
     println!("  runs that did not match the book: {mismatches}");
 }
 
-fn main() {
-    let runs: usize = std::env::var("DEADLOCK_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
-
-    series("deadlock, default run, idle machine", runs);
-
+fn with_cores_busy(f: impl FnOnce()) {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..2 {
@@ -96,12 +161,14 @@ fn main() {
                 }
             });
         }
-        series("deadlock, default run, both cores busy", runs);
+        f();
         stop.store(true, Ordering::Relaxed);
     });
+}
 
-    println!("deadlock --fixed --bytes 1GiB --chunk 64KiB");
-    let (ms, r) = run(&["--fixed", "--bytes", "1GiB", "--chunk", "64KiB"]);
+fn other() {
+    println!("deadlock --fixed --bytes 1GiB (64 KiB per sendall)");
+    let (ms, r) = run(&["--fixed", "--bytes", "1GiB"]);
     let f = &r.measurements.fixed;
     println!(
         "  wall {ms:.0} ms, {:?} MiB/s, peak RSS {:.1} MiB, {:?} bytes returned, {:?} wrong",
@@ -110,10 +177,15 @@ fn main() {
         f.returned_bytes,
         f.returned_wrong_bytes
     );
-
     println!(
-        "deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB (autotuning), 3 runs"
+        "deadlock --fixed --fix-chunk 16 (the book's message size), 5 runs"
     );
+    let rates = (0..5)
+        .map(|_| run(&["--fixed", "--fix-chunk", "16"]).1)
+        .filter_map(|r| r.measurements.fixed.throughput_mib_per_s)
+        .collect();
+    stats("fix throughput", rates, "MiB/s");
+    println!("deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB, 3 runs");
     for _ in 0..3 {
         let args = ["--sndbuf", "auto", "--rcvbuf", "auto", "--bytes", "64MiB"];
         let (ms, r) = run(&args);
@@ -121,7 +193,7 @@ fn main() {
         let q = l.queues.expect("queues");
         println!(
             "  wall {ms:.0} ms, {}: stall after {} bytes; send queues {} and {}, \
-             receive queues {} (server) and {} (client); buffers {:?}",
+             receive queues {} (server) and {} (client); {:?}",
             r.observed,
             l.counts.client_sent_bytes,
             q.client_send_queue_bytes,
@@ -130,5 +202,132 @@ fn main() {
             q.client_recv_queue_bytes,
             l.buffers
         );
+    }
+}
+
+/// Stall points against the buffer size: CSV and SVG into chapters/images.
+fn sweep(runs: usize) {
+    let sizes = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+    println!("stall point against SO_SNDBUF = SO_RCVBUF, {runs} runs each");
+    let mut csv = String::from(
+        "buffer_asked_bytes,buffers_read_back_bytes,runs,\
+         stalled_min_bytes,stalled_median_bytes,stalled_max_bytes\n",
+    );
+    let mut rows = vec![];
+    for kib in sizes {
+        let size = format!("{kib}KiB");
+        let bytes = format!("{}", (kib * 1024 * 16).max(2 << 20));
+        let args = ["--sndbuf", &size, "--rcvbuf", &size, "--bytes", &bytes];
+        let mut accepted = vec![];
+        let mut total = 0;
+        for _ in 0..runs {
+            let (_, r) = run(&args);
+            let l = large(&r);
+            assert!(l.timing.stalled, "{size}: no stall with {bytes} bytes");
+            total = l.buffers.total_bytes();
+            accepted.push(l.counts.client_sent_bytes as f64);
+        }
+        let (min, median, max) = quantiles(accepted);
+        println!(
+            "  {size:>8}: buffers {total:>9}, stall after {min:>9.0} / {median:>9.0} / {max:>9.0} \
+             bytes (min/median/max), median {:.0}% of the buffers",
+            100.0 * median / total as f64
+        );
+        csv += &format!("{},{total},{runs},{min},{median},{max}\n", kib * 1024);
+        rows.push((total as f64, min, median, max));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("chapters/images");
+    std::fs::write(dir.join("deadlock-sweep.csv"), csv).unwrap();
+    let svg = dir.join("deadlock-sweep.svg");
+    draw_sweep(&svg, &rows).unwrap();
+    println!("  written: chapters/images/deadlock-sweep.csv and .svg");
+}
+
+fn draw_sweep(
+    path: &std::path::Path,
+    rows: &[(f64, f64, f64, f64)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let top = rows.iter().map(|r| r.3.max(r.0)).fold(1.0, f64::max) * 1.3;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "bytes accepted at the stall, against the four buffers read back",
+            ("sans-serif", 18),
+        )
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (20_000f64..top).log_scale(),
+            (10_000f64..top).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("buffers read back (bytes, log scale)")
+        .y_desc("accepted at the stall (bytes)")
+        .draw()?;
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+    ];
+    let names = ["min", "median", "max"];
+    for (i, name) in names.iter().enumerate() {
+        let color = colors[i];
+        let points = rows.iter().map(|r| (r.0, [r.1, r.2, r.3][i]));
+        chart
+            .draw_series(LineSeries::new(
+                points.clone(),
+                color.stroke_width(2),
+            ))?
+            .label(*name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color)
+            });
+        chart.draw_series(points.map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    let grey = RGBColor(120, 120, 120);
+    chart
+        .draw_series(LineSeries::new(
+            [(20_000.0, 20_000.0), (top, top)],
+            grey.stroke_width(1),
+        ))?
+        .label("accepted = buffers")
+        .legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 16, y)], grey)
+        });
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn main() {
+    let only = std::env::var("DEADLOCK_BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only == name;
+    if part("series") {
+        let runs = env_or("DEADLOCK_BENCH_RUNS", 30);
+        series("deadlock, default run, idle machine", runs, &[]);
+        series(
+            "deadlock --cycle-ms 0 (silence only), idle machine",
+            runs,
+            &["--cycle-ms", "0"],
+        );
+        let loaded = env_or("DEADLOCK_BENCH_LOADED_RUNS", 1000);
+        with_cores_busy(|| {
+            series("deadlock, default run, both cores busy", loaded, &[]);
+        });
+    }
+    if part("other") {
+        other();
+    }
+    if part("sweep") {
+        sweep(env_or("DEADLOCK_BENCH_SWEEP_RUNS", 10));
     }
 }
