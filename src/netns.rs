@@ -66,11 +66,19 @@ pub const HELPER_ENV: &str = "TCP_WORKBOOK_NETNS_HELPER";
 /// The `ip` commands the helper runs, with the host each runs in: what a
 /// reader types to build the same two hosts by hand (`PID_A` is host A's
 /// process). Host B runs the first `link add`, which puts the peer `va`
-/// into host A.
+/// into host A. `index 12` keeps the two ends' interface numbers apart
+/// (each new namespace numbers from 1, so both would be 2): with equal
+/// numbers the kernel treats the carrier coming up as not urgent and
+/// starts `va`'s queue up to a second later, and what A sends until then
+/// is dropped (measured: 9 of 40 runs lost the first SYN and waited for
+/// its retry at 1 s).
 pub const IP_COMMANDS: &[(Host, &str)] = &[
     (Host::A, "link set lo up"),
     (Host::B, "link set lo up"),
-    (Host::B, "link add vb type veth peer name va netns PID_A"),
+    (
+        Host::B,
+        "link add vb index 12 type veth peer name va netns PID_A",
+    ),
     (Host::A, "addr add 10.200.0.1/24 dev va"),
     (Host::A, "link set va up"),
     (Host::B, "addr add 10.200.0.2/24 dev vb"),
@@ -410,6 +418,29 @@ fn enter_hosts(parent: i32) -> Result<Namespaces, Failed> {
         };
         run_ip(&ip, &args, ns).map_err(Failed::Error)?;
     }
+    // Until the kernel's link watcher marks each end running, a veth may
+    // drop what it is given (its queue is still the no-op one); wait for
+    // IFF_RUNNING on both ends (at once, thanks to `index 12` above).
+    let running = |ns: &OwnedFd, name: &str| {
+        in_namespace(ns, &hosts.a, || is_running(name))
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let up = running(&hosts.a, "va")
+            .and_then(|a| Ok(a && running(&hosts.b, "vb")?));
+        match up {
+            Ok(true) => break,
+            Ok(false) if std::time::Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Ok(false) => {
+                return Err(Failed::Error(
+                    "the veth pair is not running after 5 s".into(),
+                ));
+            }
+            Err(e) => return Err(Failed::Error(format!("getifaddrs: {e}"))),
+        }
+    }
     Ok(hosts)
 }
 
@@ -449,6 +480,16 @@ fn run_ip(ip: &OsStr, args: &str, ns: Option<&OwnedFd>) -> Result<(), String> {
         }
         Err(e) => Err(format!("ip {args}: {e}")),
     }
+}
+
+/// Whether the interface `name` in this namespace is running
+/// (`IFF_RUNNING`, read with `getifaddrs(3)`).
+fn is_running(name: &str) -> io::Result<bool> {
+    use nix::net::if_::InterfaceFlags;
+    Ok(nix::ifaddrs::getifaddrs()?.any(|i| {
+        i.interface_name == name
+            && i.flags.contains(InterfaceFlags::IFF_RUNNING)
+    }))
 }
 
 /// Runs `make` inside the namespace `host`, then returns to `home`.

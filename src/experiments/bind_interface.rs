@@ -58,6 +58,8 @@ pub struct Cell {
     pub connect_to: SocketAddr,
     /// Whether `connect()` succeeded.
     pub connected: bool,
+    /// How long `connect()` took, in µs.
+    pub connect_us: u64,
     /// `connect()`'s errno; `None` when it connected.
     pub errno: Option<Errno>,
     /// The server's connected socket's own name (`getsockname` after
@@ -135,11 +137,15 @@ fn cell(
         client_on: client_on.to_owned(),
         connect_to,
         connected: false,
+        connect_us: 0,
         errno: None,
         server_name: None,
         server_peer: None,
     };
-    match client(&sock, connect_to, t) {
+    let started = std::time::Instant::now();
+    let result = client(&sock, connect_to, t);
+    cell.connect_us = started.elapsed().as_micros() as u64;
+    match result {
         // Refused: the kernel answered for the address, and the server's
         // listening socket was never told.
         Err(e) => cell.errno = Errno::of(&e),
