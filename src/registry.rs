@@ -40,7 +40,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         name: "bind-interface",
         title: "binding 127.0.0.1 vs \"\" (all interfaces)",
         passage: "FOPNP 3rd ed., ch. 3, \"Binding to Interfaces\", p. 47-48",
-        expected: "bound_address_only",
+        expected: "bound_only",
         predicts: "a server bound to 127.0.0.1 is refused to clients that come by another address or from another host; one bound to \"\" accepts them all",
         deadline_ms: 15_000,
         main: run::main::<bind_interface::BindInterface>,

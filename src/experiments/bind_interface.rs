@@ -75,14 +75,21 @@ pub struct Observed {
     /// Server bound to 127.0.0.1, then to 0.0.0.0 (port 0); each time a
     /// client connects to 127.0.0.1, then to 127.0.0.2.
     pub loopback: Vec<Cell>,
-    /// Whether the two-host part ran.
-    pub two_hosts_ran: bool,
+    /// The book's real case, on two hosts.
+    pub two_hosts: TwoHostsPart,
+}
+
+/// The two-host part: whether it ran, and what it observed.
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TwoHostsPart {
+    /// Whether it ran.
+    pub ran: bool,
     /// Why it did not run; `None` if it ran or was not asked for.
-    pub two_hosts_skipped: Option<Skipped>,
+    pub skipped: Option<Skipped>,
     /// Host A's server bound to 127.0.0.1, 0.0.0.0, then 10.200.0.1 (port
     /// 1060); each time a client on A connects to 127.0.0.1, then a
     /// client on B to 10.200.0.1. Empty if the part did not run.
-    pub two_hosts: Vec<Cell>,
+    pub cells: Vec<Cell>,
     /// Host A's helper process; `None` if the part did not run.
     pub helper_pid: Option<u32>,
 }
@@ -174,27 +181,24 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
     }
     let mut o = Observed {
         loopback,
-        two_hosts_ran: false,
-        two_hosts_skipped: None,
-        two_hosts: Vec::new(),
-        helper_pid: None,
+        two_hosts: TwoHostsPart::default(),
     };
     table(&ctx.say, "1. One host, two of its addresses", &o.loopback);
     if k.loopback_only {
         ctx.say.say("2. Two hosts: not run (--loopback-only)");
     } else {
-        two_hosts(&mut o, ctx)?;
+        two_hosts(&mut o.two_hosts, ctx)?;
     }
     Ok(verdict(o, &ctx.say))
 }
 
 /// The book's real case: host A runs the server, host B the client.
-fn two_hosts(o: &mut Observed, ctx: &Ctx) -> anyhow::Result<()> {
+fn two_hosts(o: &mut TwoHostsPart, ctx: &Ctx) -> anyhow::Result<()> {
     let hosts = match TwoHosts::build(ctx.timeout)? {
         Ok(hosts) => hosts,
         Err(skipped) => {
             narrate_skip(&ctx.say, &skipped);
-            o.two_hosts_skipped = Some(skipped);
+            o.skipped = Some(skipped);
             return Ok(());
         }
     };
@@ -206,16 +210,16 @@ fn two_hosts(o: &mut Observed, ctx: &Ctx) -> anyhow::Result<()> {
     for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED, HOST_A] {
         let bound = SocketAddr::from((bind, PORT));
         let local = Ipv4Addr::LOCALHOST.into();
-        o.two_hosts.push(cell(bound, local, "A", &on, ctx.timeout)?);
-        o.two_hosts
+        o.cells.push(cell(bound, local, "A", &on, ctx.timeout)?);
+        o.cells
             .push(cell(bound, HOST_A.into(), "B", &on, ctx.timeout)?);
     }
-    o.two_hosts_ran = true;
+    o.ran = true;
     o.helper_pid = Some(hosts.helper_pid());
     table(
         &ctx.say,
         "2. Two hosts, A 10.200.0.1 and B 10.200.0.2",
-        &o.two_hosts,
+        &o.cells,
     );
     Ok(())
 } // drop(hosts): the helper exits, the namespaces and the veth go with it
@@ -241,16 +245,16 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
     let ip = |a: Option<SocketAddr>| a.map(|a| a.ip());
     let loopback = o.loopback.iter().map(outcome).eq(LOOPBACK)
         && ip(o.loopback[3].server_name) == Some(OTHER_LOOPBACK.into());
-    let two_hosts = o.two_hosts.iter().map(outcome).eq(TWO_HOSTS)
-        && ip(o.two_hosts[3].server_peer) == Some(HOST_B.into());
+    let two_hosts = o.two_hosts.cells.iter().map(outcome).eq(TWO_HOSTS)
+        && ip(o.two_hosts.cells[3].server_peer) == Some(HOST_B.into());
     let mark = |ok: bool| if ok { "✓" } else { "✗" };
-    let ran = [mark(two_hosts), "not run"][usize::from(!o.two_hosts_ran)];
+    let ran = [mark(two_hosts), "not run"][usize::from(!o.two_hosts.ran)];
     say.say(format!(
         "checks: loopback {}, two hosts {ran}",
         mark(loopback)
     ));
-    let observed = match (loopback, two_hosts || !o.two_hosts_ran) {
-        (true, true) => "bound_address_only",
+    let observed = match (loopback, two_hosts || !o.two_hosts.ran) {
+        (true, true) => "bound_only",
         (false, _) => "loopback_differs",
         (true, false) => "two_hosts_differ",
     };
