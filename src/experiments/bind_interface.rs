@@ -207,20 +207,17 @@ fn two_hosts(o: &mut TwoHostsPart, ctx: &Ctx) -> anyhow::Result<()> {
         "B" => hosts.socket(Host::B),
         _ => hosts.socket(Host::A),
     };
+    let (local, a, t) =
+        (Ipv4Addr::LOCALHOST.into(), HOST_A.into(), ctx.timeout);
     for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED, HOST_A] {
         let bound = SocketAddr::from((bind, PORT));
-        let local = Ipv4Addr::LOCALHOST.into();
-        o.cells.push(cell(bound, local, "A", &on, ctx.timeout)?);
-        o.cells
-            .push(cell(bound, HOST_A.into(), "B", &on, ctx.timeout)?);
+        o.cells.push(cell(bound, local, "A", &on, t)?); // from A itself
+        o.cells.push(cell(bound, a, "B", &on, t)?); // from the other host
     }
     o.ran = true;
     o.helper_pid = Some(hosts.helper_pid());
-    table(
-        &ctx.say,
-        "2. Two hosts, A 10.200.0.1 and B 10.200.0.2",
-        &o.cells,
-    );
+    let title = "2. Two hosts, A 10.200.0.1 and B 10.200.0.2";
+    table(&ctx.say, title, &o.cells);
     Ok(())
 } // drop(hosts): the helper exits, the namespaces and the veth go with it
 // ANCHOR_END: experiment
