@@ -23,6 +23,8 @@
 //! - [`kernel`]: the kernel's view of a socket: queue sizes, `TCP_INFO`, state.
 //! - [`watch`]: sampling byte counters; stall detection; the progress line.
 //! - [`plot`]: bytes against time, as SVG.
+//! - [`netns`]: two private hosts made of network namespaces, for the
+//!   experiments that need a second machine.
 //! - [`runner`]: the `workbook` command: runs experiments in child processes
 //!   with hard deadlines and prints a table or JSON Lines.
 
@@ -35,6 +37,7 @@ pub mod experiments;
 pub mod kernel;
 pub mod names;
 pub mod narrate;
+pub mod netns;
 pub mod peers;
 pub mod plot;
 pub mod pyfmt;

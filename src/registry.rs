@@ -19,7 +19,7 @@
 
 use std::process::ExitCode;
 
-use crate::experiments::{deadlock, sixteen};
+use crate::experiments::{bind_interface, deadlock, refused, sixteen};
 use crate::run::{self, Entry};
 
 /// Every experiment, in number order.
@@ -34,6 +34,28 @@ pub static EXPERIMENTS: &[Entry] = &[
         deadline_ms: 15_000,
         main: run::main::<sixteen::Sixteen>,
         schema: run::schema::<sixteen::Sixteen>,
+    },
+    Entry {
+        number: 7,
+        name: "bind-interface",
+        title: "binding 127.0.0.1 vs \"\" (all interfaces)",
+        passage: "FOPNP 3rd ed., ch. 3, \"Binding to Interfaces\", p. 47-48",
+        expected: "bound_only",
+        predicts: "a server bound to 127.0.0.1 is refused to clients that come by another address or from another host; one bound to \"\" accepts them all",
+        deadline_ms: 15_000,
+        main: run::main::<bind_interface::BindInterface>,
+        schema: run::schema::<bind_interface::BindInterface>,
+    },
+    Entry {
+        number: 8,
+        name: "refused",
+        title: "connect() to a port nobody listens on",
+        passage: "FOPNP 3rd ed., ch. 3, p. 48",
+        expected: "refused",
+        predicts: "connect() fails at once with \"Connection refused\" (ECONNREFUSED), and a server listening elsewhere is not told",
+        deadline_ms: 15_000,
+        main: run::main::<refused::Refused>,
+        schema: run::schema::<refused::Refused>,
     },
     Entry {
         number: 10,
@@ -60,6 +82,9 @@ pub fn find(id: &str) -> Option<&'static Entry> {
 /// The `main` of an experiment's binary (`src/bin/NAME.rs`): runs the
 /// experiment called `name` with this process's arguments.
 pub fn main(name: &str) -> ExitCode {
+    if let Some(code) = crate::netns::helper_if_asked() {
+        return code;
+    }
     let entry = find(name).expect("every binary's experiment is registered");
     entry.run(std::env::args_os().skip(1))
 }

@@ -63,6 +63,10 @@ enum Cmd {
 /// program name) and returns its exit status: 0 if every experiment ran
 /// matched the book, 1 if any did not (or timed out), 2 for a usage error.
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    // A namespace helper started by an experiment (see `netns`).
+    if let Some(code) = crate::netns::helper_if_asked() {
+        return code;
+    }
     let args = Args::parse_from(args);
     match args.command {
         Some(Cmd::List) => {

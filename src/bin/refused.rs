@@ -1,0 +1,7 @@
+//! Experiment 08 `refused`: see `src/experiments/refused.rs` and its chapter.
+//!
+//! Run: `cargo run --bin refused` (`-- --help` for its knobs and roles).
+
+fn main() -> std::process::ExitCode {
+    tcp_workbook::registry::main("refused")
+}

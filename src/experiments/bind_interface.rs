@@ -1,0 +1,326 @@
+//! # 07 `bind-interface`: who can reach a server bound to 127.0.0.1, or ""
+//!
+//! **Question.** Which clients can connect to a server, depending on the
+//! address its listening socket is bound to: 127.0.0.1, or "" (0.0.0.0,
+//! every interface)? And from another machine?
+//!
+//! **The book.** FOPNP 3rd ed., ch. 3, "Binding to Interfaces", p. 47-48:
+//! a server bound to 127.0.0.1 cannot be reached from another machine, whose
+//! connect() is refused (and the server is not even told); bound to "", it
+//! accepts connections through any of the machine's interfaces.
+//!
+//! **Run.**
+//! - `cargo run --bin bind-interface`: every cell of the table on loopback
+//!   (127.0.0.1 and 127.0.0.2 are two addresses of this host), then the
+//!   book's real case, a second machine, built from two network namespaces
+//!   if the system permits them (`-- --loopback-only` leaves that part out;
+//!   `-- --json` for a report).
+//! - Two terminals (or two machines), as in the book:
+//!   `cargo run --bin bind-interface -- server 127.0.0.1` (or `server ""`),
+//!   then `cargo run --bin bind-interface -- client 127.0.0.2` (port 1060;
+//!   `-p PORT`).
+//!
+//! **Chapter.** `chapters/07-bind-interface.md`; the namespaces are built
+//! by `src/netns.rs`.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::Op;
+use crate::narrate::Narrator;
+use crate::netns::{HOST_A, HOST_B, Host, Skipped, TwoHosts};
+use crate::report::Errno;
+use crate::run::{Ctx, Verdict};
+use crate::{args, names, pyfmt::py_addr, server};
+
+mod report;
+use report::{narrate_skip, outcome, table};
+
+const TCP: Protocol = Protocol::TCP;
+/// Another address of this host: Linux answers for all of 127.0.0.0/8.
+pub const OTHER_LOOPBACK: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+/// The book's port, used inside the namespaces: nothing else lives there.
+pub const PORT: u16 = args::BOOK_PORT;
+
+/// One cell of a table: a server bound to `bound`, a client connecting.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Cell {
+    /// The listening socket's address (`getsockname` after `bind`).
+    pub bound: SocketAddr,
+    /// Where the client ran: `"this host"`, or host `"A"` or `"B"`.
+    pub client_on: String,
+    /// The address the client's `connect()` aimed at.
+    pub connect_to: SocketAddr,
+    /// Whether `connect()` succeeded.
+    pub connected: bool,
+    /// How long `connect()` took, in µs.
+    pub connect_us: u64,
+    /// `connect()`'s errno; `None` when it connected.
+    pub errno: Option<Errno>,
+    /// The server's connected socket's own name (`getsockname` after
+    /// `accept`): the address the client reached. `None` if refused.
+    pub server_name: Option<SocketAddr>,
+    /// The client's address as the server's `accept()` returned it.
+    pub server_peer: Option<SocketAddr>,
+}
+
+/// What the default run observed, cell by cell.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Observed {
+    /// Server bound to 127.0.0.1, then to 0.0.0.0 (port 0); each time a
+    /// client connects to 127.0.0.1, then to 127.0.0.2.
+    pub loopback: Vec<Cell>,
+    /// The book's real case, on two hosts.
+    pub two_hosts: TwoHostsPart,
+}
+
+/// The two-host part: whether it ran, and what it observed.
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TwoHostsPart {
+    /// Whether it ran.
+    pub ran: bool,
+    /// Why it did not run; `None` if it ran or was not asked for.
+    pub skipped: Option<Skipped>,
+    /// Host A's server bound to 127.0.0.1, 0.0.0.0, then 10.200.0.1 (port
+    /// 1060); each time a client on A connects to 127.0.0.1, then a
+    /// client on B to 10.200.0.1. Empty if the part did not run.
+    pub cells: Vec<Cell>,
+    /// Host A's helper process; `None` if the part did not run.
+    pub helper_pid: Option<u32>,
+}
+
+// ANCHOR: listen
+/// The book's server setup on a new socket (made on this host, or inside
+/// host A): `SO_REUSEADDR`, `bind()`, `listen(1)`.
+fn listen_at(
+    sock: io::Result<Socket>,
+    at: SocketAddr,
+) -> anyhow::Result<Socket> {
+    let sock = sock.op("socket")?;
+    sock.set_reuse_address(true).op("setsockopt SO_REUSEADDR")?;
+    sock.bind(&at.into()).op(format_args!("bind {at}"))?;
+    sock.listen(1).op(format_args!("listen on {at}"))?;
+    Ok(sock)
+}
+// ANCHOR_END: listen
+
+// ANCHOR: client
+/// The book's client up to its `connect()`, a blocking one with a deadline
+/// (`SO_SNDTIMEO`: past it, `connect` fails with `EINPROGRESS`). Returns
+/// the name the kernel gave the client's socket.
+fn client(
+    sock: &Socket,
+    to: SocketAddr,
+    t: Duration,
+) -> io::Result<SocketAddr> {
+    sock.set_write_timeout(Some(t))?; // setsockopt SO_SNDTIMEO
+    sock.connect(&to.into())?;
+    names::socket_name(sock).map_err(|e| e.source) // getsockname()
+}
+// ANCHOR_END: client
+
+// ANCHOR: cell
+/// One cell: a server listening at `bound`, a client (on `client_on`)
+/// connecting to `to` at the server's port; if it connects, the server
+/// accepts and names the connected socket's two ends.
+fn cell(
+    bound: SocketAddr,
+    to: IpAddr,
+    client_on: &str,
+    new_socket: &dyn Fn(&str) -> io::Result<Socket>,
+    t: Duration,
+) -> anyhow::Result<Cell> {
+    let listener = listen_at(new_socket("A"), bound)?;
+    let bound = names::socket_name(&listener)?; // the port, if it was 0
+    let connect_to = SocketAddr::new(to, bound.port());
+    let sock = new_socket(client_on).op("socket")?;
+    let mut cell = Cell {
+        bound,
+        client_on: client_on.to_owned(),
+        connect_to,
+        connected: false,
+        connect_us: 0,
+        errno: None,
+        server_name: None,
+        server_peer: None,
+    };
+    let started = std::time::Instant::now();
+    let result = client(&sock, connect_to, t);
+    cell.connect_us = started.elapsed().as_micros() as u64;
+    match result {
+        // Refused: the kernel answered for the address, and the server's
+        // listening socket was never told.
+        Err(e) => cell.errno = Errno::of(&e),
+        Ok(_) => {
+            let (sc, peer) = server::accept_within(&listener, t)?;
+            cell.connected = true;
+            cell.server_name = Some(names::socket_name(&sc)?);
+            cell.server_peer = Some(peer);
+        }
+    }
+    Ok(cell) // close() the three sockets
+}
+// ANCHOR_END: cell
+
+// ANCHOR: experiment
+/// The default run: the loopback table, then the same on two hosts.
+fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    let here = |_: &str| Socket::new(Domain::IPV4, Type::STREAM, Some(TCP));
+    let mut loopback = Vec::new();
+    for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED] {
+        for to in [Ipv4Addr::LOCALHOST, OTHER_LOOPBACK] {
+            let bound = SocketAddr::from((bind, 0)); // any free port
+            let c = cell(bound, to.into(), "this host", &here, ctx.timeout)?;
+            loopback.push(c);
+        }
+    }
+    let mut o = Observed {
+        loopback,
+        two_hosts: TwoHostsPart::default(),
+    };
+    table(&ctx.say, "1. One host, two of its addresses", &o.loopback);
+    if k.loopback_only {
+        ctx.say.say("2. Two hosts: not run (--loopback-only)");
+    } else {
+        two_hosts(&mut o.two_hosts, ctx)?;
+    }
+    Ok(verdict(o, &ctx.say))
+}
+
+/// The book's real case: host A runs the server, host B the client.
+fn two_hosts(o: &mut TwoHostsPart, ctx: &Ctx) -> anyhow::Result<()> {
+    let hosts = match TwoHosts::build(ctx.timeout)? {
+        Ok(hosts) => hosts,
+        Err(skipped) => {
+            narrate_skip(&ctx.say, &skipped);
+            o.skipped = Some(skipped);
+            return Ok(());
+        }
+    };
+    // socket() inside host A or host B: the socket belongs to that host.
+    let on = |host: &str| match host {
+        "B" => hosts.socket(Host::B),
+        _ => hosts.socket(Host::A),
+    };
+    let (local, a, t) =
+        (Ipv4Addr::LOCALHOST.into(), HOST_A.into(), ctx.timeout);
+    for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED, HOST_A] {
+        let bound = SocketAddr::from((bind, PORT));
+        o.cells.push(cell(bound, local, "A", &on, t)?); // from A itself
+        o.cells.push(cell(bound, a, "B", &on, t)?); // from the other host
+    }
+    o.ran = true;
+    o.helper_pid = Some(hosts.helper_pid());
+    let title = "2. Two hosts, A 10.200.0.1 and B 10.200.0.2";
+    table(&ctx.say, title, &o.cells);
+    Ok(())
+} // drop(hosts): the helper exits, the namespaces and the veth go with it
+// ANCHOR_END: experiment
+
+// ANCHOR: verdict
+/// Each cell as the book predicts it, in the tables' order.
+const LOOPBACK: [&str; 4] =
+    ["connected", "ECONNREFUSED", "connected", "connected"];
+const TWO_HOSTS: [&str; 6] = [
+    "connected",    // A bound to 127.0.0.1; A connects to 127.0.0.1
+    "ECONNREFUSED", //                       B connects to 10.200.0.1
+    "connected",    // A bound to "":        A to 127.0.0.1
+    "connected",    //                       B to 10.200.0.1
+    "ECONNREFUSED", // A bound to 10.200.0.1: A to 127.0.0.1
+    "connected",    //                        B to 10.200.0.1
+];
+
+/// The verdict: every loopback cell as predicted (the connection to
+/// 127.0.0.2 reaching the server as 127.0.0.2), and, if they ran, every
+/// two-host cell (A sees B's address as the peer).
+fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+    let ip = |a: Option<SocketAddr>| a.map(|a| a.ip());
+    let loopback = o.loopback.iter().map(outcome).eq(LOOPBACK)
+        && ip(o.loopback[3].server_name) == Some(OTHER_LOOPBACK.into());
+    let two_hosts = o.two_hosts.cells.iter().map(outcome).eq(TWO_HOSTS)
+        && ip(o.two_hosts.cells[3].server_peer) == Some(HOST_B.into());
+    let mark = |ok: bool| if ok { "✓" } else { "✗" };
+    let ran = [mark(two_hosts), "not run"][usize::from(!o.two_hosts.ran)];
+    say.say(format!(
+        "checks: loopback {}, two hosts {ran}",
+        mark(loopback)
+    ));
+    let observed = match (loopback, two_hosts || !o.two_hosts.ran) {
+        (true, true) => "bound_only",
+        (false, _) => "loopback_differs",
+        (true, false) => "two_hosts_differ",
+    };
+    Verdict::new(observed, o)
+}
+// ANCHOR_END: verdict
+
+/// The default run's knob.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Knobs {
+    /// Run only the loopback part (no network namespaces).
+    #[arg(long)]
+    pub loopback_only: bool,
+}
+
+/// The manual roles, as in the book.
+#[derive(Debug, clap::Subcommand)]
+pub enum Role {
+    /// Listen at INTERFACE ("" = all) and name each connection, like
+    /// `tcp_sixteen.py server INTERFACE`.
+    Server(args::ServerArgs),
+    /// Connect to HOST once, like `tcp_sixteen.py client HOST`.
+    Client(args::ClientArgs),
+}
+
+/// Experiment 07, for [`crate::run::main`].
+#[derive(Debug)]
+pub struct BindInterface;
+
+impl crate::run::Experiment for BindInterface {
+    type Knobs = Knobs;
+    type Role = Role;
+    type Observed = Observed;
+
+    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+        experiment(k, ctx)
+    }
+
+    // ANCHOR: roles
+    fn role(role: Role, _: &Knobs, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+        let new = || Socket::new(Domain::IPV4, Type::STREAM, Some(TCP));
+        match role {
+            Role::Server(a) => {
+                let listener = listen_at(new(), a.bind_addr()?)?;
+                let at = names::socket_name(&listener)?;
+                ctx.say.say(format!("Listening at {}", py_addr(&at)));
+                server::serve(&listener, &a, ctx, None, |sc, peer| {
+                    let name = names::socket_name(sc)?; // getsockname()
+                    ctx.say.say(format!(
+                        "We have accepted a connection from {}",
+                        py_addr(&peer)
+                    ));
+                    ctx.say.say(format!("  Socket name: {}", py_addr(&name)));
+                    Ok(())
+                })
+            }
+            Role::Client(a) => {
+                let to = a.server_addr()?;
+                let sock = new().op("socket")?;
+                let name = client(&sock, to, ctx.timeout)
+                    .op(format_args!("connect to {to}"))?;
+                let name = py_addr(&name);
+                ctx.say.say(format!(
+                    "Client has been assigned socket name {name}"
+                ));
+                ctx.say.say(format!("Connected to {}", py_addr(&to)));
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+    // ANCHOR_END: roles
+}
