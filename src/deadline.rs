@@ -39,11 +39,11 @@ pub fn wait_writable(fd: &impl AsFd, timeout: Duration) -> io::Result<()> {
 /// Waits until one of `fds` is writable (for a socket whose non-blocking
 /// `connect(2)` is under way: the handshake finished or failed), for at
 /// most `timeout`, and returns its index in `fds`. Corresponds to `poll(2)`
-/// with `POLLOUT` on all of them. An empty `fds` waits out the timeout.
+/// with `POLLOUT` on all of them.
 ///
 /// # Errors
-/// Returns `ETIMEDOUT` if none became writable within `timeout`, or the
-/// error of `poll(2)` itself.
+/// Returns `ETIMEDOUT` if none became writable within `timeout` (at once
+/// if `fds` is empty), or the error of `poll(2)` itself.
 pub fn wait_any_writable<F: AsFd>(
     fds: &[F],
     timeout: Duration,
@@ -51,7 +51,7 @@ pub fn wait_any_writable<F: AsFd>(
     let end = Instant::now() + timeout;
     loop {
         let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if left.is_zero() || fds.is_empty() {
             return Err(io::Error::from_raw_os_error(nix::libc::ETIMEDOUT));
         }
         let ms = PollTimeout::try_from(left.min(Duration::from_secs(3600)))

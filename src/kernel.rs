@@ -152,6 +152,14 @@ pub struct ListenQueue {
     pub backlog: u32,
 }
 
+/// `2 waiting for accept(), backlog 1`.
+impl fmt::Display for ListenQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, backlog) = (self.queued, self.backlog);
+        write!(f, "{n} waiting for accept(), backlog {backlog}")
+    }
+}
+
 /// Reads the accept queue of `listener`: `getsockopt(2)` `TCP_INFO`, whose
 /// `tcpi_unacked` and `tcpi_sacked` fields a Linux listening socket fills
 /// with its queue length and its backlog (`tcp_get_info()` in
@@ -261,6 +269,86 @@ impl ListenCounters {
 /// could not be changed (or off Linux).
 pub fn sigpipe_raised<R>(call: impl FnOnce() -> R) -> (R, Option<bool>) {
     imp::sigpipe_raised(call)
+}
+
+/// What the kernel says of a socket whose `connect(2)` was started without
+/// blocking (`EINPROGRESS`), read at one moment: whether the handshake
+/// finished, failed, or is still waiting for an answer.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Connecting {
+    /// Its socket name: the kernel picks the port at `connect()`.
+    pub name: std::net::SocketAddr,
+    /// ms from `connect()` until the handshake was seen finished; `None`:
+    /// not finished (no answer yet), or failed.
+    pub connected_after_ms: Option<f64>,
+    /// Its TCP state (`TCP_INFO`): `ESTABLISHED`, or `SYN_SENT` while no
+    /// answer has come.
+    pub state: String,
+    /// How the connection failed (`SO_ERROR`), if it did: `ECONNREFUSED`
+    /// means a refusal.
+    pub error: Option<crate::report::Errno>,
+    /// SYNs sent again so far (`tcpi_total_retrans`); `None`: unknown.
+    pub syn_retries: Option<u32>,
+}
+
+impl Connecting {
+    /// Reads it for `sock`, whose `connect()` started at `started`.
+    /// `answered` says whether `poll(2)` found the socket writable: the
+    /// handshake is over, and `SO_ERROR` (taken, so cleared) says how.
+    ///
+    /// # Errors
+    /// The error of `getsockname(2)` or of `getsockopt(2)` `SO_ERROR`.
+    pub fn read(
+        sock: &socket2::Socket,
+        started: std::time::Instant,
+        answered: bool,
+    ) -> Result<Connecting, crate::error::SocketError> {
+        use crate::error::Op;
+        let info = tcp_info(sock).ok();
+        let mut c = Connecting {
+            name: crate::names::socket_name(sock)?,
+            connected_after_ms: None,
+            state: info.map_or("unknown".into(), |i| i.state.to_string()),
+            error: None,
+            syn_retries: info.map(|i| i.total_retransmits),
+        };
+        if answered {
+            match sock.take_error().op("getsockopt SO_ERROR")? {
+                Some(e) => c.error = crate::report::Errno::of(&e),
+                None => {
+                    let us = started.elapsed().as_micros() as f64;
+                    c.connected_after_ms = Some(us / 1000.0);
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// True if the handshake finished.
+    pub fn connected(&self) -> bool {
+        self.connected_after_ms.is_some()
+    }
+}
+
+/// `connected after 0.1 ms, ESTABLISHED` (`, after 1 SYN retry`), `no
+/// answer, SYN_SENT`, or `failed: ECONNREFUSED`.
+impl fmt::Display for Connecting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.error, self.connected_after_ms) {
+            (Some(e), _) => write!(f, "failed: {}", e.name),
+            (None, None) => write!(f, "no answer, {}", self.state),
+            (None, Some(ms)) => {
+                write!(f, "connected after {ms:.1} ms, {}", self.state)?;
+                match self.syn_retries {
+                    Some(1) => write!(f, ", after 1 SYN retry"),
+                    Some(n) if n > 1 => write!(f, ", after {n} SYN retries"),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 /// The four kernel queues of one connection whose two ends (a client and a
@@ -445,9 +533,7 @@ mod imp {
         Ok(n as u32)
     }
 
-    fn raw_tcp_info(
-        sock: &impl AsFd,
-    ) -> io::Result<(libc::tcp_info, usize)> {
+    fn raw_tcp_info(sock: &impl AsFd) -> io::Result<(libc::tcp_info, usize)> {
         let fd = sock.as_fd().as_raw_fd();
         // SAFETY: tcp_info is plain old data; all-zero is a valid value.
         let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
@@ -625,20 +711,28 @@ mod tests {
         use socket2::{Domain, Socket, Type};
         let t = std::time::Duration::from_secs(10);
         let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        listener
-            .bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into())
-            .unwrap();
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        listener.bind(&any.into()).unwrap();
         listener.listen(3).unwrap();
         let addr = listener.local_addr().unwrap().as_socket().unwrap();
         assert_eq!(
             listen_queue(&listener).unwrap(),
-            ListenQueue { queued: 0, backlog: 3 }
+            ListenQueue {
+                queued: 0,
+                backlog: 3
+            }
         );
         let clients: Vec<TcpStream> = (0..2)
             .map(|_| TcpStream::connect_timeout(&addr, t).unwrap())
             .collect();
         let q = wait_listen_queue(&listener, 2, t).unwrap();
-        assert_eq!(q, ListenQueue { queued: 2, backlog: 3 });
+        assert_eq!(
+            q,
+            ListenQueue {
+                queued: 2,
+                backlog: 3
+            }
+        );
         // "0A" is TCP_LISTEN.
         assert_eq!(proc_net_tcp(addr.port(), "0A").map(|r| r.0), Some(2));
         listener.accept().unwrap();

@@ -2,5 +2,7 @@
 //! must see, in order, between the anchors its chapter includes; its binary
 //! in `src/bin/` only calls its `main`.
 
+pub mod backlog;
 pub mod deadlock;
+pub mod listening_socket;
 pub mod sixteen;
