@@ -202,16 +202,13 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         ("backlog", o.queue_before_accept.backlog == granted),
         ("connected", o.connected_at_once == room),
         ("queued", o.queue_before_accept.queued as usize == room),
-        ("none refused", o.clients.iter().all(|c| c.error.is_none())),
-        (
-            "rest SYN_SENT",
-            ignored.iter().all(|c| c.state == "SYN_SENT"),
-        ),
+        ("not refused", o.clients.iter().all(|c| c.error.is_none())),
+        ("SYN_SENT", ignored.iter().all(|c| c.state == "SYN_SENT")),
         ("let in", ignored.is_empty() || o.let_in.is_some()),
     ];
     let observed = match say.checks(&checks) {
         None if ignored.is_empty() => "all_queued",
-        None => "ignored_until_accept",
+        None => "ignored",
         Some(0) => "backlog_differs",
         Some(1 | 2) => "count_differs",
         Some(3) => "refused",
@@ -317,14 +314,18 @@ impl crate::run::Experiment for Backlog {
             }
             Role::Client(a) => {
                 let to = a.server_addr()?;
-                let (sock, started, c) = client(to, wait)?;
+                let (sock, started, mut c) = client(to, wait)?;
                 say.say(format!("{}: {c}", py_addr(&c.name)));
                 if !c.connected() && c.error.is_none() {
                     // No answer yet: wait for a SYN retry to get in.
                     let got_in = deadline::wait_writable(&sock, ctx.timeout);
                     got_in.op(format_args!("connect to {to}"))?;
-                    let c = Connecting::read(&sock, started, true)?;
+                    c = Connecting::read(&sock, started, true)?;
                     say.say(format!("{}: {c}", py_addr(&c.name)));
+                }
+                if let Some(e) = c.error {
+                    let e = std::io::Error::from_raw_os_error(e.number);
+                    Err(e).op(format_args!("connect to {to}"))?;
                 }
                 // The server's accept() and close() arrive as end of stream.
                 let mut sock = TcpStream::from(sock);

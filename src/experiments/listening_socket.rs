@@ -273,7 +273,7 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         ("unconnected", refuses(f) && f.getsockname == Some(unbound)),
     ];
     let observed = match say.checks(&checks) {
-        None => "listener_only_accepts",
+        None => "accepts_only",
         Some(0) => "connected_port_differs",
         Some(1) => "peer_differs",
         Some(2) => "replies_crossed",

@@ -40,10 +40,7 @@ fn listening_socket_only_accepts_and_each_client_gets_its_own_socket() {
     let out = cmd("listening-socket").arg("--json").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let r = report::<Observed>(&out.stdout);
-    assert_eq!(
-        (r.observed.as_str(), r.matched),
-        ("listener_only_accepts", true)
-    );
+    assert_eq!((r.observed.as_str(), r.matched), ("accepts_only", true));
     let o = r.measurements;
     assert_eq!(o.conversations.len(), 2);
     for ((c, name), reply) in
