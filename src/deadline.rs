@@ -36,6 +36,44 @@ pub fn wait_writable(fd: &impl AsFd, timeout: Duration) -> io::Result<()> {
     wait(fd, PollFlags::POLLOUT, timeout)
 }
 
+/// Waits until one of `fds` is writable (for a socket whose non-blocking
+/// `connect(2)` is under way: the handshake finished or failed), for at
+/// most `timeout`, and returns its index in `fds`. Corresponds to `poll(2)`
+/// with `POLLOUT` on all of them.
+///
+/// # Errors
+/// Returns `ETIMEDOUT` if none became writable within `timeout` (at once
+/// if `fds` is empty), or the error of `poll(2)` itself.
+pub fn wait_any_writable<F: AsFd>(
+    fds: &[F],
+    timeout: Duration,
+) -> io::Result<usize> {
+    let end = Instant::now() + timeout;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() || fds.is_empty() {
+            return Err(io::Error::from_raw_os_error(nix::libc::ETIMEDOUT));
+        }
+        let ms = PollTimeout::try_from(left.min(Duration::from_secs(3600)))
+            .unwrap_or(PollTimeout::MAX);
+        let mut polled: Vec<PollFd> = fds
+            .iter()
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLOUT))
+            .collect();
+        match poll(&mut polled, ms) {
+            Ok(0) => continue,
+            Ok(_) => {
+                return Ok(polled
+                    .iter()
+                    .position(|p| p.revents().is_some_and(|r| !r.is_empty()))
+                    .expect("poll counted a ready descriptor"));
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 fn wait(
     fd: &impl AsFd,
     events: PollFlags,

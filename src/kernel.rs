@@ -3,8 +3,9 @@
 //! (experiments 06 `reuseaddr`, 09 `backlog` and 10 `deadlock`).
 //!
 //! These are Linux interfaces (`ioctl(2)` `SIOCOUTQ`/`SIOCINQ`, described in
-//! `tcp(7)`, and `getsockopt(2)` `TCP_INFO`). On other systems every
-//! function here returns an error of kind [`io::ErrorKind::Unsupported`].
+//! `tcp(7)`, `getsockopt(2)` `TCP_INFO`, and files under `/proc`). On other
+//! systems every function here returns an error of kind
+//! [`io::ErrorKind::Unsupported`], or `None`.
 
 use std::fmt;
 use std::io;
@@ -99,6 +100,10 @@ pub struct TcpInfo {
     pub backoff: u8,
     /// The retransmission timeout, in µs (`tcpi_rto`).
     pub rto_us: u32,
+    /// Segments this connection has sent again, SYNs included
+    /// (`tcpi_total_retrans`): 1 for a client whose first SYN was dropped
+    /// and whose first retry got through.
+    pub total_retransmits: u32,
 }
 
 /// Returns the bytes in `sock`'s send queue: written by the application but
@@ -126,6 +131,232 @@ pub fn recv_queue_bytes(sock: &impl AsFd) -> io::Result<u32> {
 /// TCP); `Unsupported` off Linux.
 pub fn tcp_info(sock: &impl AsFd) -> io::Result<TcpInfo> {
     imp::tcp_info(sock)
+}
+
+/// The accept queue of a listening socket: how many connections the
+/// kernel has completed for it and how many it may hold.
+///
+/// Linux counts a connection here once its three-way handshake is done;
+/// `accept(2)` takes it out. While `queued` is more than `backlog`, the
+/// kernel drops every new SYN on this port (`TcpExtListenOverflows`), so
+/// the queue holds at most `backlog + 1` connections.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct ListenQueue {
+    /// Connections waiting for `accept(2)` (`ss -ltn` shows it as
+    /// Recv-Q; `TCP_INFO`'s `tcpi_unacked` on a listener).
+    pub queued: u32,
+    /// The backlog in force: `listen(2)`'s argument capped at
+    /// `net.core.somaxconn` (`ss -ltn` Send-Q; `tcpi_sacked` on a
+    /// listener).
+    pub backlog: u32,
+}
+
+/// `2 waiting for accept(), backlog 1`.
+impl fmt::Display for ListenQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, backlog) = (self.queued, self.backlog);
+        write!(f, "{n} waiting for accept(), backlog {backlog}")
+    }
+}
+
+/// Reads the accept queue of `listener`: `getsockopt(2)` `TCP_INFO`, whose
+/// `tcpi_unacked` and `tcpi_sacked` fields a Linux listening socket fills
+/// with its queue length and its backlog (`tcp_get_info()` in
+/// `net/ipv4/tcp.c`; the same numbers `ss -ltn` and `/proc/net/tcp` show).
+///
+/// # Errors
+/// `EINVAL` if `listener` is not in the `LISTEN` state; the error of
+/// `getsockopt(2)`; `Unsupported` off Linux.
+pub fn listen_queue(listener: &impl AsFd) -> io::Result<ListenQueue> {
+    imp::listen_queue(listener)
+}
+
+/// Waits until at least `at_least` connections are queued on `listener`,
+/// for at most `timeout`, and returns the queue. No event announces a
+/// queue's growth past its first connection (`poll(2)` only says it is not
+/// empty), so this reads [`listen_queue`] every millisecond.
+///
+/// # Errors
+/// `ETIMEDOUT` if the queue stayed shorter for `timeout`; otherwise as for
+/// [`listen_queue`].
+pub fn wait_listen_queue(
+    listener: &impl AsFd,
+    at_least: u32,
+    timeout: std::time::Duration,
+) -> io::Result<ListenQueue> {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        let queue = listen_queue(listener)?;
+        if queue.queued >= at_least {
+            return Ok(queue);
+        }
+        if std::time::Instant::now() >= end {
+            return Err(io::Error::from_raw_os_error(nix::libc::ETIMEDOUT));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Returns `net.core.somaxconn` (`/proc/sys/net/core/somaxconn`): the
+/// largest backlog `listen(2)` grants in this network namespace; a larger
+/// argument is silently cut down to it. `None` if the file cannot be read.
+pub fn somaxconn() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Two of the kernel's TCP counters for listening sockets, from
+/// `/proc/net/netstat` (`nstat -az TcpExtListenOverflows`). They count for
+/// the whole network namespace, every process in it included.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+pub struct ListenCounters {
+    /// `TcpExtListenOverflows`: SYNs (and handshakes' last ACKs) dropped
+    /// because a listener's accept queue was full.
+    pub overflows: u64,
+    /// `TcpExtListenDrops`: every connection attempt a listener dropped,
+    /// for any reason (overflows included).
+    pub drops: u64,
+}
+
+impl ListenCounters {
+    /// Reads both counters now; `None` where `/proc/net/netstat` does not
+    /// exist or lacks them.
+    pub fn read() -> Option<ListenCounters> {
+        let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+        // Pairs of lines: `TcpExt: Name1 Name2 ...`, `TcpExt: 1 2 ...`.
+        let mut rows = text.lines().filter(|l| l.starts_with("TcpExt:"));
+        let (names, values) = (rows.next()?, rows.next()?);
+        let find = |want: &str| {
+            let at = names.split_whitespace().position(|n| n == want)?;
+            values.split_whitespace().nth(at)?.parse().ok()
+        };
+        Some(ListenCounters {
+            overflows: find("ListenOverflows")?,
+            drops: find("ListenDrops")?,
+        })
+    }
+
+    /// How much each counter rose since `before`.
+    pub fn since(&self, before: &ListenCounters) -> ListenCounters {
+        ListenCounters {
+            overflows: self.overflows.saturating_sub(before.overflows),
+            drops: self.drops.saturating_sub(before.drops),
+        }
+    }
+}
+
+/// Runs `call` with `SIGPIPE` blocked in this thread and says whether the
+/// kernel raised `SIGPIPE` for it: a `send(2)` without `MSG_NOSIGNAL` on a
+/// socket that cannot send does. The signal is then taken out of the
+/// pending set (`sigtimedwait(2)`) and the thread's mask restored, so it
+/// never reaches the process. (Rust ignores `SIGPIPE` from start-up, but a
+/// blocked signal is queued even when ignored: `signal(7)`.)
+///
+/// Returns what `call` returned, and `None` for the signal where the mask
+/// could not be changed (or off Linux).
+pub fn sigpipe_raised<R>(call: impl FnOnce() -> R) -> (R, Option<bool>) {
+    imp::sigpipe_raised(call)
+}
+
+/// What the kernel says of a socket whose `connect(2)` was started without
+/// blocking (`EINPROGRESS`), read at one moment: whether the handshake
+/// finished, failed, or is still waiting for an answer.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Connecting {
+    /// Its socket name: the kernel picks the port at `connect()`.
+    pub name: std::net::SocketAddr,
+    /// ms from `connect()` until the handshake was seen finished; `None`:
+    /// not finished (no answer yet), or failed.
+    pub connected_after_ms: Option<f64>,
+    /// Its TCP state (`TCP_INFO`): `ESTABLISHED`, or `SYN_SENT` while no
+    /// answer has come.
+    pub state: String,
+    /// How the connection failed (`SO_ERROR`), if it did: `ECONNREFUSED`
+    /// means a refusal.
+    pub error: Option<crate::report::Errno>,
+    /// SYNs sent again so far (`tcpi_total_retrans`); `None`: unknown.
+    pub syn_retries: Option<u32>,
+}
+
+impl Connecting {
+    /// Reads it for `sock`, whose `connect()` started at `started`.
+    /// `answered` says whether `poll(2)` found the socket writable: the
+    /// handshake is over, and `SO_ERROR` (taken, so cleared) says how.
+    ///
+    /// # Errors
+    /// The error of `getsockname(2)` or of `getsockopt(2)` `SO_ERROR`.
+    pub fn read(
+        sock: &socket2::Socket,
+        started: std::time::Instant,
+        answered: bool,
+    ) -> Result<Connecting, crate::error::SocketError> {
+        use crate::error::Op;
+        let info = tcp_info(sock).ok();
+        let mut c = Connecting {
+            name: crate::names::socket_name(sock)?,
+            connected_after_ms: None,
+            state: info.map_or("unknown".into(), |i| i.state.to_string()),
+            error: None,
+            syn_retries: info.map(|i| i.total_retransmits),
+        };
+        if answered {
+            match sock.take_error().op("getsockopt SO_ERROR")? {
+                Some(e) => c.error = crate::report::Errno::of(&e),
+                None => {
+                    let us = started.elapsed().as_micros() as f64;
+                    c.connected_after_ms = Some(us / 1000.0);
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// True if the handshake finished.
+    pub fn connected(&self) -> bool {
+        self.connected_after_ms.is_some()
+    }
+}
+
+/// `connected after 0.1 ms, ESTABLISHED` (`, after 1 SYN retry`), `no
+/// answer, SYN_SENT`, or `failed: ECONNREFUSED`.
+impl fmt::Display for Connecting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.error, self.connected_after_ms) {
+            (Some(e), _) => write!(f, "failed: {}", e.name),
+            (None, None) => write!(f, "no answer, {}", self.state),
+            (None, Some(ms)) => {
+                write!(f, "connected after {ms:.1} ms, {}", self.state)?;
+                match self.syn_retries {
+                    Some(1) => write!(f, ", after 1 SYN retry"),
+                    Some(n) if n > 1 => write!(f, ", after {n} SYN retries"),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 /// The four kernel queues of one connection whose two ends (a client and a
@@ -298,7 +529,7 @@ mod imp {
 
     use nix::libc;
 
-    use super::{TcpInfo, TcpState};
+    use super::{ListenQueue, TcpInfo, TcpState};
 
     pub enum Queue {
         Send,
@@ -322,7 +553,7 @@ mod imp {
         Ok(n as u32)
     }
 
-    pub fn tcp_info(sock: &impl AsFd) -> io::Result<TcpInfo> {
+    fn raw_tcp_info(sock: &impl AsFd) -> io::Result<(libc::tcp_info, usize)> {
         let fd = sock.as_fd().as_raw_fd();
         // SAFETY: tcp_info is plain old data; all-zero is a valid value.
         let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
@@ -341,9 +572,14 @@ mod imp {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
+        Ok((info, len as usize))
+    }
+
+    pub fn tcp_info(sock: &impl AsFd) -> io::Result<TcpInfo> {
+        let (info, len) = raw_tcp_info(sock)?;
         // An older kernel fills a shorter struct: a field it did not write
         // is unknown, not zero.
-        let has = |offset: usize| offset + size_of::<u32>() <= len as usize;
+        let has = |offset: usize| offset + size_of::<u32>() <= len;
         Ok(TcpInfo {
             state: TcpState::from_linux(info.tcpi_state),
             send_window_bytes: has(offset_of!(libc::tcp_info, tcpi_snd_wnd))
@@ -351,7 +587,53 @@ mod imp {
             probes: info.tcpi_probes,
             backoff: info.tcpi_backoff,
             rto_us: info.tcpi_rto,
+            total_retransmits: info.tcpi_total_retrans,
         })
+    }
+
+    pub fn listen_queue(sock: &impl AsFd) -> io::Result<ListenQueue> {
+        let (info, _) = raw_tcp_info(sock)?;
+        if TcpState::from_linux(info.tcpi_state) != TcpState::Listen {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // On a listener, tcp_get_info() reuses two fields: tcpi_unacked
+        // is sk_ack_backlog, tcpi_sacked is sk_max_ack_backlog.
+        Ok(ListenQueue {
+            queued: info.tcpi_unacked,
+            backlog: info.tcpi_sacked,
+        })
+    }
+
+    pub fn sigpipe_raised<R>(call: impl FnOnce() -> R) -> (R, Option<bool>) {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+        let pipe = SigSet::from(Signal::SIGPIPE);
+        let mut old = SigSet::empty();
+        if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&pipe), Some(&mut old))
+            .is_err()
+        {
+            return (call(), None);
+        }
+        let result = call();
+        // SAFETY: sigset_t is plain old data, filled by sigpending(2) and
+        // read by sigismember(3); the zero timeout makes sigtimedwait(2)
+        // return at once, taking the pending SIGPIPE if there is one.
+        let raised = unsafe {
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            if libc::sigpending(&mut pending) != 0 {
+                None
+            } else if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                let now = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                libc::sigtimedwait(pipe.as_ref(), std::ptr::null_mut(), &now);
+                Some(true)
+            } else {
+                Some(false)
+            }
+        };
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        (result, raised)
     }
 }
 
@@ -360,7 +642,7 @@ mod imp {
     use std::io;
     use std::os::fd::AsFd;
 
-    use super::TcpInfo;
+    use super::{ListenQueue, TcpInfo};
 
     pub enum Queue {
         Send,
@@ -380,6 +662,14 @@ mod imp {
 
     pub fn tcp_info(_sock: &impl AsFd) -> io::Result<TcpInfo> {
         Err(unsupported())
+    }
+
+    pub fn listen_queue(_sock: &impl AsFd) -> io::Result<ListenQueue> {
+        Err(unsupported())
+    }
+
+    pub fn sigpipe_raised<R>(call: impl FnOnce() -> R) -> (R, Option<bool>) {
+        (call(), None)
     }
 }
 
@@ -418,5 +708,88 @@ mod tests {
         assert_eq!(tcp_info(&client).unwrap().state, TcpState::Established);
         assert_eq!(tcp_info(&server).unwrap().state, TcpState::Established);
         assert!(tcp_info(&listener).unwrap().state == TcpState::Listen);
+    }
+
+    /// The row of `/proc/net/tcp` for a socket bound to 127.0.0.1:`port`
+    /// in state `state` (hex): its `rx_queue` and `tx_queue` columns.
+    fn proc_net_tcp(port: u16, state: &str) -> Option<(u32, u32)> {
+        let text = std::fs::read_to_string("/proc/net/tcp").ok()?;
+        let local = format!("0100007F:{port:04X}");
+        text.lines().skip(1).find_map(|row| {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            if f[1] != local || f[3] != state {
+                return None;
+            }
+            let (tx, rx) = f[4].split_once(':')?;
+            let hex = |h| u32::from_str_radix(h, 16).ok();
+            Some((hex(rx)?, hex(tx)?))
+        })
+    }
+
+    /// A listener's `TCP_INFO` gives its accept queue and backlog, the same
+    /// numbers the kernel prints in `/proc/net/tcp` (rx_queue for the queue);
+    /// the queue stops at backlog + 1 and accept() takes one out.
+    #[test]
+    fn listen_queue_counts_connections_waiting_for_accept() {
+        use socket2::{Domain, Socket, Type};
+        let t = std::time::Duration::from_secs(10);
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        listener.bind(&any.into()).unwrap();
+        listener.listen(3).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        assert_eq!(
+            listen_queue(&listener).unwrap(),
+            ListenQueue {
+                queued: 0,
+                backlog: 3
+            }
+        );
+        let clients: Vec<TcpStream> = (0..2)
+            .map(|_| TcpStream::connect_timeout(&addr, t).unwrap())
+            .collect();
+        let q = wait_listen_queue(&listener, 2, t).unwrap();
+        assert_eq!(
+            q,
+            ListenQueue {
+                queued: 2,
+                backlog: 3
+            }
+        );
+        // "0A" is TCP_LISTEN.
+        assert_eq!(proc_net_tcp(addr.port(), "0A").map(|r| r.0), Some(2));
+        listener.accept().unwrap();
+        assert_eq!(listen_queue(&listener).unwrap().queued, 1);
+        assert_eq!(
+            listen_queue(&clients[0]).unwrap_err().raw_os_error(),
+            Some(nix::libc::EINVAL),
+            "a connected socket has no accept queue"
+        );
+    }
+
+    /// send(2) without MSG_NOSIGNAL on a listening socket fails with EPIPE
+    /// and raises SIGPIPE; with MSG_NOSIGNAL it only fails.
+    #[test]
+    fn send_on_a_listener_raises_sigpipe_unless_told_not_to() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let sock = socket2::SockRef::from(&listener);
+        let (sent, raised) = sigpipe_raised(|| sock.send_with_flags(b"x", 0));
+        assert_eq!(sent.unwrap_err().raw_os_error(), Some(nix::libc::EPIPE));
+        assert_eq!(raised, Some(true));
+        let (sent, raised) = sigpipe_raised(|| {
+            sock.send_with_flags(b"x", nix::libc::MSG_NOSIGNAL)
+        });
+        assert_eq!(sent.unwrap_err().raw_os_error(), Some(nix::libc::EPIPE));
+        assert_eq!(raised, Some(false));
+    }
+
+    /// The kernel's listen counters can be read and do not go backwards.
+    #[test]
+    fn listen_counters_are_read_from_proc() {
+        let before = ListenCounters::read().expect("/proc/net/netstat");
+        let after = ListenCounters::read().unwrap();
+        assert!(after.overflows >= before.overflows);
+        assert!(after.drops >= after.overflows, "drops include overflows");
+        assert!(somaxconn().is_some_and(|n| n > 0));
     }
 }

@@ -19,7 +19,9 @@
 
 use std::process::ExitCode;
 
-use crate::experiments::{bind_interface, deadlock, refused, sixteen};
+use crate::experiments::{
+    backlog, bind_interface, deadlock, listening_socket, refused, sixteen,
+};
 use crate::run::{self, Entry};
 
 /// Every experiment, in number order.
@@ -34,6 +36,17 @@ pub static EXPERIMENTS: &[Entry] = &[
         deadline_ms: 15_000,
         main: run::main::<sixteen::Sixteen>,
         schema: run::schema::<sixteen::Sixteen>,
+    },
+    Entry {
+        number: 4,
+        name: "listening-socket",
+        title: "one socket per conversation",
+        passage: "FOPNP 3rd ed., ch. 3, \"One Socket per Conversation\", p. 45-46",
+        expected: "accepts_only",
+        predicts: "each accept() returns a new connected socket on the listening port, facing its own client; the listening socket itself cannot send or receive (EPIPE, ENOTCONN)",
+        deadline_ms: 15_000,
+        main: run::main::<listening_socket::ListeningSocket>,
+        schema: run::schema::<listening_socket::ListeningSocket>,
     },
     Entry {
         number: 7,
@@ -56,6 +69,17 @@ pub static EXPERIMENTS: &[Entry] = &[
         deadline_ms: 15_000,
         main: run::main::<refused::Refused>,
         schema: run::schema::<refused::Refused>,
+    },
+    Entry {
+        number: 9,
+        name: "backlog",
+        title: "listen(backlog): the queue in front of accept()",
+        passage: "FOPNP 3rd ed., ch. 3, p. 46; Lutz 4th ed., ch. 12, p. 790",
+        expected: "ignored",
+        predicts: "backlog + 1 clients connect while nobody accepts; the next one is ignored (no answer, not refused) until an accept() makes room, and then gets in at its next SYN retry",
+        deadline_ms: 15_000,
+        main: run::main::<backlog::Backlog>,
+        schema: run::schema::<backlog::Backlog>,
     },
     Entry {
         number: 10,

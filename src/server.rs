@@ -1,7 +1,9 @@
 //! The manual `server` role's accept loop and its error policy, shared by
 //! every experiment: accept with a deadline, give each conversation one
 //! overall deadline, report a conversation that fails in one line with the
-//! peer's address, and go on to the next client (unless `--once`).
+//! peer's address, and go on to the next client (unless `--once`). Also a
+//! server that holds its clients in the listen queue until Enter
+//! ([`hold`]).
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
@@ -14,6 +16,7 @@ use socket2::Socket;
 use crate::args::ServerArgs;
 use crate::deadline;
 use crate::error::{Op, SocketError};
+use crate::kernel::{self, ListenCounters, ListenQueue};
 use crate::names;
 use crate::run::Ctx;
 
@@ -135,4 +138,73 @@ fn converse(
         format!("conversation with {peer}")
     };
     result.map_err(|e| e.context(context))
+}
+
+/// What ended a [`hold`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The user pressed Enter.
+    Enter,
+    /// Standard input ended or could not be read (no terminal, as in CI).
+    EndOfInput,
+    /// The time limit passed.
+    Deadline,
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Held::Enter => "Enter was pressed",
+            Held::EndOfInput => "standard input ended",
+            Held::Deadline => "the time limit passed",
+        })
+    }
+}
+
+/// Keeps `listener` listening without calling `accept(2)` until the user
+/// presses Enter, standard input ends, or `limit` passes, whichever comes
+/// first, and says which. Meanwhile it reads the accept queue
+/// ([`kernel::listen_queue`]) and the namespace's listen counters
+/// ([`ListenCounters`], as the rise since the hold began) every 100 ms,
+/// and calls `changed` whenever either differs from the last reading (and
+/// once at the start). `None` for what the kernel does not report.
+///
+/// Standard input is read on a thread of its own, which is left blocked
+/// in `read(2)` if the hold ends another way.
+pub fn hold(
+    listener: &Socket,
+    limit: Duration,
+    mut changed: impl FnMut(Option<ListenQueue>, Option<ListenCounters>),
+) -> Held {
+    let (pressed, enter) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let held = match std::io::stdin().read_line(&mut line) {
+            Ok(n) if n > 0 => Held::Enter,
+            _ => Held::EndOfInput,
+        };
+        let _ = pressed.send(held);
+    });
+    let start = ListenCounters::read();
+    let end = std::time::Instant::now() + limit;
+    let mut last = None;
+    loop {
+        let queue = kernel::listen_queue(listener).ok();
+        let rose = start.zip(ListenCounters::read()).map(|(s, n)| n.since(&s));
+        if last != Some((queue, rose)) {
+            changed(queue, rose);
+            last = Some((queue, rose));
+        }
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Held::Deadline;
+        }
+        match enter.recv_timeout(left.min(Duration::from_millis(100))) {
+            Ok(held) => return held,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Held::EndOfInput;
+            }
+        }
+    }
 }

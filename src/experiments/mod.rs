@@ -2,7 +2,9 @@
 //! must see, in order, between the anchors its chapter includes; its binary
 //! in `src/bin/` only calls its `main`.
 
+pub mod backlog;
 pub mod bind_interface;
 pub mod deadlock;
+pub mod listening_socket;
 pub mod refused;
 pub mod sixteen;

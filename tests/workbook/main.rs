@@ -4,9 +4,11 @@
 //! Every process a test starts has a deadline, and every socket a test opens
 //! is bound to port 0 on loopback, so tests run in parallel and never hang.
 
+mod backlog;
 mod bind_interface;
 mod book;
 mod deadlock;
+mod listening_socket;
 mod refused;
 mod robust;
 mod runner;

@@ -1,0 +1,7 @@
+//! Experiment 09 `backlog`: see `src/experiments/backlog.rs` and its chapter.
+//!
+//! Run: `cargo run --bin backlog` (`-- --help` for its knobs and roles).
+
+fn main() -> std::process::ExitCode {
+    tcp_workbook::registry::main("backlog")
+}
