@@ -107,6 +107,17 @@ impl Narrator {
         }
     }
 
+    /// Says the verdict's checks in one line, `checks: idle ✓, open ✗`,
+    /// and returns the index of the first that failed (`None`: all held).
+    pub fn checks(&self, checks: &[(&str, bool)]) -> Option<usize> {
+        let marks: Vec<String> = checks
+            .iter()
+            .map(|(what, ok)| format!("{what} {}", if *ok { "✓" } else { "✗" }))
+            .collect();
+        self.say(format!("checks: {}", marks.join(", ")));
+        checks.iter().position(|(_, ok)| !ok)
+    }
+
     /// Says one line (nothing under `--json`).
     pub fn say(&self, text: impl AsRef<str>) {
         if self.quiet {

@@ -70,6 +70,19 @@ impl Errno {
             number: err.raw_os_error()?,
         })
     }
+
+    /// What a call got, for narration: `"ok"` for `None` (the call
+    /// worked), else the errno as `EADDRINUSE (errno 98)`.
+    pub fn answer(errno: &Option<Errno>) -> String {
+        errno.as_ref().map_or("ok".into(), Errno::to_string)
+    }
+}
+
+/// `EADDRINUSE (errno 98)`: the name, then the number on this system.
+impl std::fmt::Display for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (errno {})", self.name, self.number)
+    }
 }
 
 impl Report<Value> {
