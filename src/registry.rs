@@ -19,7 +19,7 @@
 
 use std::process::ExitCode;
 
-use crate::experiments::{deadlock, sixteen};
+use crate::experiments::{bind_port, deadlock, sixteen};
 use crate::run::{self, Entry};
 
 /// Every experiment, in number order.
@@ -34,6 +34,17 @@ pub static EXPERIMENTS: &[Entry] = &[
         deadline_ms: 15_000,
         main: run::main::<sixteen::Sixteen>,
         schema: run::schema::<sixteen::Sixteen>,
+    },
+    Entry {
+        number: 5,
+        name: "bind-port",
+        title: "what bind() claims: in use, port 0, privileged ports",
+        passage: "Programming Python 4th ed., ch. 12, \"Server socket calls\", p. 790",
+        expected: "port_claimed",
+        predicts: "a port already in use cannot be bound again (on the same address), port 0 gets a free port from the kernel, and an ordinary user cannot bind below 1024",
+        deadline_ms: 15_000,
+        main: run::main::<bind_port::BindPort>,
+        schema: run::schema::<bind_port::BindPort>,
     },
     Entry {
         number: 10,

@@ -2,5 +2,6 @@
 //! must see, in order, between the anchors its chapter includes; its binary
 //! in `src/bin/` only calls its `main`.
 
+pub mod bind_port;
 pub mod deadlock;
 pub mod sixteen;
