@@ -19,7 +19,7 @@
 
 use std::process::ExitCode;
 
-use crate::experiments::{bind_port, deadlock, sixteen};
+use crate::experiments::{bind_port, deadlock, reuseaddr, sixteen};
 use crate::run::{self, Entry};
 
 /// Every experiment, in number order.
@@ -45,6 +45,17 @@ pub static EXPERIMENTS: &[Entry] = &[
         deadline_ms: 15_000,
         main: run::main::<bind_port::BindPort>,
         schema: run::schema::<bind_port::BindPort>,
+    },
+    Entry {
+        number: 6,
+        name: "reuseaddr",
+        title: "\"Address already in use\": TIME_WAIT and SO_REUSEADDR",
+        passage: "FOPNP 3rd ed., ch. 3, \"Address Already in Use\", p. 46 onward",
+        expected: "address_in_use",
+        predicts: "an idle server restarts at once, but after a conversation the restart fails with \"Address already in use\" unless SO_REUSEADDR is set",
+        deadline_ms: 15_000,
+        main: run::main::<reuseaddr::Reuseaddr>,
+        schema: run::schema::<reuseaddr::Reuseaddr>,
     },
     Entry {
         number: 10,

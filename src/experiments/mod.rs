@@ -4,4 +4,5 @@
 
 pub mod bind_port;
 pub mod deadlock;
+pub mod reuseaddr;
 pub mod sixteen;
