@@ -593,6 +593,32 @@ mod tests {
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
 
+    /// A line of /proc/net/tcp reads as addresses, a state and a timer in
+    /// ms: a listener on 127.0.0.1:1060, then a TIME_WAIT row with 5997
+    /// ticks (100 per second) left.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn proc_net_tcp_lines_parse() {
+        let listen = "   0: 0100007F:0424 00000000:0000 0A 00000000:00000000 \
+                      00:00000000 00000000     0        0 12345 1";
+        let row = parse_tcp_row(listen, 10).unwrap();
+        assert_eq!(row.local, "127.0.0.1:1060".parse().unwrap());
+        assert_eq!(row.remote, "0.0.0.0:0".parse().unwrap());
+        assert!(row.is(TcpState::Listen));
+        assert_eq!(row.timer_left_ms, None);
+        let tw = "   1: 0100007F:0424 0100007F:E02A 06 00000000:00000000 \
+                  03:0000176D 00000000     0        0 0 3";
+        let row = parse_tcp_row(tw, 10).unwrap();
+        assert_eq!(row.remote, "127.0.0.1:57386".parse().unwrap());
+        assert_eq!(row.state, "TIME_WAIT");
+        assert_eq!(row.timer_left_ms, Some(59_970));
+        let v6 = "0: 00000000000000000000000001000000:0424 \
+                  00000000000000000000000000000000:0000 0A 0:0 00:00000000";
+        let row = parse_tcp_row(v6, 10).unwrap();
+        assert_eq!(row.local, "[::1]:1060".parse().unwrap());
+        assert!(parse_tcp_row("  sl  local_address", 10).is_none());
+    }
+
     /// Bytes written but not read sit in the peer's receive queue, and the
     /// connection reports ESTABLISHED on both sides.
     #[test]

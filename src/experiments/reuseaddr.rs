@@ -52,7 +52,9 @@ type Answer = Option<Errno>;
 pub struct Observed {
     /// 1: restarting an idle listener, no `SO_REUSEADDR`.
     pub idle_restart_errno: Option<Errno>,
-    /// 2: the server's end of a conversation it closed first.
+    /// 2: the listening address of a conversation the server closed first.
+    pub server_first_at: Option<SocketAddr>,
+    /// 2: the server's end of that conversation, in `TIME_WAIT`.
     pub server_time_wait: Option<TcpRow>,
     /// 2: restarting on that port without `SO_REUSEADDR`.
     pub restart_errno: Option<Errno>,
@@ -60,7 +62,9 @@ pub struct Observed {
     pub restart_new_only_errno: Option<Errno>,
     /// 2: with `SO_REUSEADDR` on the old listener and the new socket.
     pub restart_both_errno: Option<Errno>,
-    /// 3: the client's end of a conversation it closed first.
+    /// 3: the listening address of a conversation the client closed first.
+    pub client_first_at: Option<SocketAddr>,
+    /// 3: the client's end of that conversation, in `TIME_WAIT`.
     pub client_time_wait: Option<TcpRow>,
     /// 3: the server's end of that conversation, if in `TIME_WAIT`.
     pub server_end_time_wait: Option<TcpRow>,
@@ -229,7 +233,8 @@ fn experiment(knobs: &Knobs, ctx: &Ctx) -> Result<Verdict<Observed>> {
     if server_end_3.is_none() {
         say.say("   and no TIME_WAIT row on the server's port");
     }
-    (o.client_time_wait, o.server_end_time_wait) = (client_end, server_end_3);
+    (o.client_first_at, o.client_time_wait) = (Some(three), client_end);
+    o.server_end_time_wait = server_end_3;
     o.client_first_restart_errno = restart(three, Reuse::No, PLAIN, say);
 
     say.say("4. A listener still open; a second socket binds its address");
@@ -247,7 +252,7 @@ fn experiment(knobs: &Knobs, ctx: &Ctx) -> Result<Verdict<Observed>> {
             o.after_wait_errno = restart(at, Reuse::No, PLAIN, say);
         }
     }
-    o.server_time_wait = server_end;
+    (o.server_first_at, o.server_time_wait) = (Some(at), server_end);
     Ok(verdict(o, knobs.wait_out, say))
 }
 

@@ -4,8 +4,10 @@
 //! Every process a test starts has a deadline, and every socket a test opens
 //! is bound to port 0 on loopback, so tests run in parallel and never hang.
 
+mod bind_port;
 mod book;
 mod deadlock;
+mod reuseaddr;
 mod robust;
 mod runner;
 mod schema;
