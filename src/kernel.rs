@@ -284,6 +284,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 #[derive(
     Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
+#[schemars(transform = crate::report::every_field_present)]
 pub struct TcpRow {
     /// The socket's own address and port (column `local_address`).
     pub local: SocketAddr,

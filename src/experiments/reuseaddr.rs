@@ -49,6 +49,7 @@ type Answer = Option<Errno>;
 /// What the default run observed. An errno of `None` means `bind()` and
 /// `listen()` worked; a row of `None` means the kernel had no such row.
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(transform = crate::report::every_field_present)]
 pub struct Observed {
     /// 1: restarting an idle listener, no `SO_REUSEADDR`.
     pub idle_restart_errno: Option<Errno>,
@@ -287,8 +288,8 @@ fn verdict(o: Observed, waited: bool, say: &Narrator) -> Verdict<Observed> {
     let wait = o.time_wait_lasted_ms.is_some() && ok(&o.after_wait_errno);
     let checks = [
         ("idle", ok(&o.idle_restart_errno)),
-        ("TIME_WAIT", o.server_time_wait.is_some()),
-        ("refused", busy(&o.restart_errno)),
+        ("row", o.server_time_wait.is_some()),
+        ("plain", busy(&o.restart_errno)),
         ("new only", busy(&o.restart_new_only_errno)),
         ("both", ok(&o.restart_both_errno)),
         ("client", client && ok(&o.client_first_restart_errno)),
@@ -296,7 +297,7 @@ fn verdict(o: Observed, waited: bool, say: &Narrator) -> Verdict<Observed> {
             "open",
             open.into_iter().all(busy) && ok(&o.open_reuseport_errno),
         ),
-        ("waited out", wait),
+        ("waited", wait),
     ];
     let observed = match say.checks(&checks[..if waited { 8 } else { 7 }]) {
         None => "address_in_use",
