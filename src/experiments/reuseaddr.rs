@@ -170,7 +170,8 @@ fn end_of_stream(mut sock: &TcpStream, say: &Narrator) -> Result<()> {
         .read(&mut [0; 1])
         .op("recv, waiting for end of stream")?;
     anyhow::ensure!(n == 0, "the peer sent more than the book's 16 octets");
-    Ok(say.say("end of stream: the peer has closed"))
+    say.say("end of stream: the peer has closed");
+    Ok(())
 }
 // ANCHOR_END: server
 
