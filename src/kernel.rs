@@ -1,15 +1,21 @@
 //! The kernel's view of a TCP socket: how many bytes wait in its queues, its
-//! windows, and its state. Experiments read these to explain what they saw
-//! (experiments 06 `reuseaddr`, 09 `backlog` and 10 `deadlock`).
+//! windows, and its state; the table of every TCP socket (`/proc/net/tcp`),
+//! which still lists a connection in `TIME_WAIT` after both its sockets are
+//! closed; and the port settings `bind(2)` obeys. Experiments read these to
+//! explain what they saw (05 `bind-port`, 06 `reuseaddr`, 09 `backlog` and
+//! 10 `deadlock`).
 //!
 //! These are Linux interfaces (`ioctl(2)` `SIOCOUTQ`/`SIOCINQ`, described in
-//! `tcp(7)`, `getsockopt(2)` `TCP_INFO`, and files under `/proc`). On other
-//! systems every function here returns an error of kind
-//! [`io::ErrorKind::Unsupported`], or `None`.
+//! `tcp(7)`, `getsockopt(2)` `TCP_INFO`, and files under `/proc`, described
+//! in `proc(5)` and `ip(7)`). On other systems the socket functions return
+//! an error of kind [`io::ErrorKind::Unsupported`], the `/proc` readers one
+//! of kind [`io::ErrorKind::NotFound`].
 
 use std::fmt;
-use std::io;
+use std::io::{self, ErrorKind::InvalidData, ErrorKind::NotFound};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -521,6 +527,227 @@ pub fn peak_rss_bytes() -> Option<u64> {
     })
 }
 
+/// One row of the kernel's table of TCP sockets (`/proc/net/tcp` and
+/// `/proc/net/tcp6`, described in `proc(5)`): every TCP socket in this
+/// network namespace, including those no process holds any more, such as a
+/// connection in `TIME_WAIT`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[schemars(transform = crate::report::every_field_present)]
+pub struct TcpRow {
+    /// The socket's own address and port (column `local_address`).
+    pub local: SocketAddr,
+    /// The peer's address and port (column `rem_address`); `0.0.0.0:0`
+    /// for a listening socket.
+    pub remote: SocketAddr,
+    /// The state by name, as [`TcpState`] prints it: `"TIME_WAIT"` for the
+    /// table's `06` (column `st`).
+    pub state: String,
+    /// How long until the socket's timer fires, in ms (column `tm->when`,
+    /// in clock ticks): for a `TIME_WAIT` row, how long until the kernel
+    /// forgets the connection. `None`: no timer is running (`tr` is 0).
+    pub timer_left_ms: Option<u64>,
+}
+
+impl TcpRow {
+    /// Whether the row is in `state`.
+    pub fn is(&self, state: TcpState) -> bool {
+        self.state == state.to_string()
+    }
+}
+
+/// Reads the kernel's table of TCP sockets in this network namespace and
+/// returns the rows `keep` accepts: `/proc/net/tcp`, then `/proc/net/tcp6`
+/// (skipped if IPv6 is off). For example, the `TIME_WAIT` rows on a port:
+/// `tcp_rows(|r| r.local.port() == port && r.is(TcpState::TimeWait))`.
+///
+/// # Errors
+/// The error of reading `/proc/net/tcp` (`NotFound` where there is no
+/// `/proc`, as on macOS), or `InvalidData` for a line this parser does not
+/// understand.
+pub fn tcp_rows(keep: impl Fn(&TcpRow) -> bool) -> io::Result<Vec<TcpRow>> {
+    let tick_ms = 1000 / clock_ticks_per_second();
+    let mut rows = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = match std::fs::read_to_string(file) {
+            Err(e) if file.ends_with('6') && e.kind() == NotFound => continue,
+            read => read?,
+        };
+        for line in text.lines().skip(1) {
+            let row = parse_tcp_row(line, tick_ms).ok_or_else(|| {
+                io::Error::new(InvalidData, format!("{file}: {line}"))
+            })?;
+            if keep(&row) {
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Re-reads the table of TCP sockets (as [`tcp_rows`] with no filter)
+/// until `done` accepts it, for at most `timeout`, and returns the last
+/// table read. It reads again after 1 ms, then after intervals that double
+/// up to 100 ms, so a long wait stays cheap. Closing a socket returns before its FIN
+/// has been answered; this waits for the states that follow. A table that
+/// `done` never accepted is returned too, when `timeout` has passed: the
+/// caller reports what is (or is not) in it.
+///
+/// # Errors
+/// As for [`tcp_rows`].
+pub fn wait_for_tcp_rows(
+    timeout: Duration,
+    done: impl Fn(&[TcpRow]) -> bool,
+) -> io::Result<Vec<TcpRow>> {
+    let end = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let rows = tcp_rows(|_| true)?;
+        let left = end.saturating_duration_since(Instant::now());
+        if done(&rows) || left.is_zero() {
+            return Ok(rows);
+        }
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Waits until the connection between the ends at `first` (the one that
+/// closed first) and `other` has finished closing, for at most `timeout`:
+/// `first`'s end is in `TIME_WAIT`, and `other`'s end has left the table
+/// (or is in `TIME_WAIT` too, if both closed at once). `close(2)` returns
+/// before the peer's FIN and ACK have come; this waits for them.
+///
+/// Returns the `TIME_WAIT` rows of `first`'s end and of `other`'s end, in
+/// that order; `None` for an end that is not in `TIME_WAIT` (when
+/// `timeout` has passed: in whatever state the last table showed).
+///
+/// # Errors
+/// As for [`tcp_rows`].
+pub fn time_wait_after_close(
+    first: SocketAddr,
+    other: SocketAddr,
+    timeout: Duration,
+) -> io::Result<[Option<TcpRow>; 2]> {
+    let end = |rows: &[TcpRow], a: SocketAddr, b: SocketAddr| {
+        rows.iter().find(|r| r.local == a && r.remote == b).cloned()
+    };
+    let rows = wait_for_tcp_rows(timeout, |rows| {
+        end(rows, first, other).is_some_and(|r| r.is(TcpState::TimeWait))
+            && end(rows, other, first).is_none_or(|r| r.is(TcpState::TimeWait))
+    })?;
+    let time_wait =
+        |a, b| end(&rows, a, b).filter(|r| r.is(TcpState::TimeWait));
+    Ok([time_wait(first, other), time_wait(other, first)])
+}
+
+/// Waits until the kernel's table has no row with `row`'s two addresses
+/// (a `TIME_WAIT` entry expired), for at most `timeout`. Returns whether
+/// it went within `timeout`.
+///
+/// # Errors
+/// As for [`tcp_rows`].
+pub fn wait_until_gone(row: &TcpRow, timeout: Duration) -> io::Result<bool> {
+    let same = |r: &TcpRow| r.local == row.local && r.remote == row.remote;
+    let rows = wait_for_tcp_rows(timeout, |rows| !rows.iter().any(same))?;
+    Ok(!rows.iter().any(same))
+}
+
+/// `127.0.0.1:41234 -> 127.0.0.1:51234 TIME_WAIT, 59990 ms left`.
+impl fmt::Display for TcpRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {} {}", self.local, self.remote, self.state)?;
+        match self.timer_left_ms {
+            Some(ms) => write!(f, ", {ms} ms left"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Parses one line of `/proc/net/tcp`:
+/// `sl local_address rem_address st tx:rx tr:when ...`; addresses are
+/// hexadecimal 32-bit words in the kernel's byte order, ports in hex.
+fn parse_tcp_row(line: &str, tick_ms: u64) -> Option<TcpRow> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (tr, when) = fields.get(5)?.split_once(':')?;
+    let ticks = u64::from_str_radix(when, 16).ok()?;
+    Some(TcpRow {
+        local: parse_hex_addr(fields.get(1)?)?,
+        remote: parse_hex_addr(fields.get(2)?)?,
+        state: TcpState::from_linux(
+            u8::from_str_radix(fields.get(3)?, 16).ok()?,
+        )
+        .to_string(),
+        timer_left_ms: (tr != "00").then_some(ticks * tick_ms),
+    })
+}
+
+/// `0100007F:0424` is 127.0.0.1:1060 (on a little-endian machine).
+fn parse_hex_addr(field: &str) -> Option<SocketAddr> {
+    let (ip, port) = field.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    // Each 32-bit word was printed as the number its bytes make in memory.
+    let mut bytes = Vec::new();
+    for i in (0..ip.len()).step_by(8) {
+        let word = u32::from_str_radix(ip.get(i..i + 8)?, 16).ok()?;
+        bytes.extend_from_slice(&word.to_ne_bytes());
+    }
+    let ip = match bytes.len() {
+        4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
+        16 => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// The kernel's clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on
+/// Linux): the unit of `/proc`'s timers.
+fn clock_ticks_per_second() -> u64 {
+    use nix::unistd::{SysconfVar, sysconf};
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(hz)) if hz > 0 => hz as u64,
+        _ => 100,
+    }
+}
+
+/// Returns the range of ports the kernel picks from for a `bind(2)` to port
+/// 0 or a `connect(2)` on an unbound socket, inclusive
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, `ip(7)`).
+///
+/// # Errors
+/// The error of reading the file (`NotFound` where there is no `/proc`), or
+/// `InvalidData` if it does not hold two port numbers.
+pub fn local_port_range() -> io::Result<(u16, u16)> {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")?;
+    let mut ports = text.split_whitespace().map(str::parse::<u16>);
+    match (ports.next(), ports.next()) {
+        (Some(Ok(low)), Some(Ok(high))) => Ok((low, high)),
+        _ => Err(io::Error::new(
+            InvalidData,
+            format!("not a port range: {text}"),
+        )),
+    }
+}
+
+/// Returns the lowest port an unprivileged process may `bind(2)`: below it
+/// the call needs `CAP_NET_BIND_SERVICE` (root has it) and fails with
+/// `EACCES` without (`/proc/sys/net/ipv4/ip_unprivileged_port_start`,
+/// `ip(7)`; 1024 unless changed; 0 means no port is privileged). Each
+/// network namespace has its own.
+///
+/// # Errors
+/// The error of reading the file (`NotFound` where there is no `/proc`,
+/// or on a kernel older than 4.11), or `InvalidData` if it holds no port.
+pub fn unprivileged_port_start() -> io::Result<u16> {
+    let path = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let text = std::fs::read_to_string(path)?;
+    text.trim()
+        .parse()
+        .map_err(|_| io::Error::new(InvalidData, format!("not a port: {text}")))
+}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod imp {
     use std::io;
@@ -678,6 +905,32 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
+
+    /// A line of /proc/net/tcp reads as addresses, a state and a timer in
+    /// ms: a listener on 127.0.0.1:1060, then a TIME_WAIT row with 5997
+    /// ticks (100 per second) left.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn proc_net_tcp_lines_parse() {
+        let listen = "   0: 0100007F:0424 00000000:0000 0A 00000000:00000000 \
+                      00:00000000 00000000     0        0 12345 1";
+        let row = parse_tcp_row(listen, 10).unwrap();
+        assert_eq!(row.local, "127.0.0.1:1060".parse().unwrap());
+        assert_eq!(row.remote, "0.0.0.0:0".parse().unwrap());
+        assert!(row.is(TcpState::Listen));
+        assert_eq!(row.timer_left_ms, None);
+        let tw = "   1: 0100007F:0424 0100007F:E02A 06 00000000:00000000 \
+                  03:0000176D 00000000     0        0 0 3";
+        let row = parse_tcp_row(tw, 10).unwrap();
+        assert_eq!(row.remote, "127.0.0.1:57386".parse().unwrap());
+        assert_eq!(row.state, "TIME_WAIT");
+        assert_eq!(row.timer_left_ms, Some(59_970));
+        let v6 = "0: 00000000000000000000000001000000:0424 \
+                  00000000000000000000000000000000:0000 0A 0:0 00:00000000";
+        let row = parse_tcp_row(v6, 10).unwrap();
+        assert_eq!(row.local, "[::1]:1060".parse().unwrap());
+        assert!(parse_tcp_row("  sl  local_address", 10).is_none());
+    }
 
     /// Bytes written but not read sit in the peer's receive queue, and the
     /// connection reports ESTABLISHED on both sides.

@@ -20,7 +20,9 @@
 //! - [`peers`]: two peers on two threads; what a run leaves behind.
 //! - [`deadline`]: `poll(2)` for the calls that have no timeout of their own.
 //! - [`error`]: one-line errors with the operation, address, errno and hint.
-//! - [`kernel`]: the kernel's view of a socket: queue sizes, `TCP_INFO`, state.
+//! - [`kernel`]: the kernel's view of a socket: queue sizes, `TCP_INFO`, state;
+//!   the table of TCP sockets (`TIME_WAIT` rows); port settings.
+//! - [`privilege`]: one call made as an unprivileged user, in a child process.
 //! - [`watch`]: sampling byte counters; stall detection; the progress line.
 //! - [`plot`]: bytes against time, as SVG.
 //! - [`netns`]: two private hosts made of network namespaces, for the
@@ -40,6 +42,7 @@ pub mod narrate;
 pub mod netns;
 pub mod peers;
 pub mod plot;
+pub mod privilege;
 pub mod pyfmt;
 pub mod registry;
 pub mod report;

@@ -20,7 +20,8 @@
 use std::process::ExitCode;
 
 use crate::experiments::{
-    backlog, bind_interface, deadlock, listening_socket, refused, sixteen,
+    backlog, bind_interface, bind_port, deadlock, listening_socket, refused,
+    reuseaddr, sixteen,
 };
 use crate::run::{self, Entry};
 
@@ -47,6 +48,28 @@ pub static EXPERIMENTS: &[Entry] = &[
         deadline_ms: 15_000,
         main: run::main::<listening_socket::ListeningSocket>,
         schema: run::schema::<listening_socket::ListeningSocket>,
+    },
+    Entry {
+        number: 5,
+        name: "bind-port",
+        title: "what bind() claims: in use, port 0, privileged ports",
+        passage: "Programming Python 4th ed., ch. 12, \"Server socket calls\", p. 790",
+        expected: "port_claimed",
+        predicts: "a port already in use cannot be bound again (on the same address), port 0 gets a free port from the kernel, and an ordinary user cannot bind below 1024",
+        deadline_ms: 15_000,
+        main: run::main::<bind_port::BindPort>,
+        schema: run::schema::<bind_port::BindPort>,
+    },
+    Entry {
+        number: 6,
+        name: "reuseaddr",
+        title: "\"Address already in use\": TIME_WAIT and SO_REUSEADDR",
+        passage: "FOPNP 3rd ed., ch. 3, \"Address Already in Use\", p. 46 onward",
+        expected: "address_in_use",
+        predicts: "an idle server restarts at once, but after a conversation the restart fails with \"Address already in use\" unless SO_REUSEADDR is set",
+        deadline_ms: 15_000,
+        main: run::main::<reuseaddr::Reuseaddr>,
+        schema: run::schema::<reuseaddr::Reuseaddr>,
     },
     Entry {
         number: 7,

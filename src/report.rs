@@ -70,6 +70,33 @@ impl Errno {
             number: err.raw_os_error()?,
         })
     }
+
+    /// What a call got, for narration: `"ok"` for `None` (the call
+    /// worked), else the errno as `EADDRINUSE (errno 98)`.
+    pub fn answer(errno: &Option<Errno>) -> String {
+        errno.as_ref().map_or("ok".into(), Errno::to_string)
+    }
+}
+
+/// `EADDRINUSE (errno 98)`: the name, then the number on this system.
+impl std::fmt::Display for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (errno {})", self.name, self.number)
+    }
+}
+
+/// A schemars transform for a measurements struct whose every field is
+/// always in the report, `null` for a `None`: it lists every property as
+/// required, so a report with a measurement missing fails its schema
+/// (by default schemars lets an `Option` field be left out). Use it as
+/// `#[schemars(transform = crate::report::every_field_present)]`.
+pub fn every_field_present(schema: &mut schemars::Schema) {
+    let names: Vec<Value> = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|props| props.keys().cloned().map(Value::String).collect())
+        .unwrap_or_default();
+    schema.insert("required".into(), Value::Array(names));
 }
 
 impl Report<Value> {

@@ -4,7 +4,9 @@
 
 pub mod backlog;
 pub mod bind_interface;
+pub mod bind_port;
 pub mod deadlock;
 pub mod listening_socket;
 pub mod refused;
+pub mod reuseaddr;
 pub mod sixteen;

@@ -6,10 +6,12 @@
 
 mod backlog;
 mod bind_interface;
+mod bind_port;
 mod book;
 mod deadlock;
 mod listening_socket;
 mod refused;
+mod reuseaddr;
 mod robust;
 mod runner;
 mod schema;
