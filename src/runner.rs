@@ -33,6 +33,11 @@ struct Args {
     #[arg(long, global = true, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     deadline_ms: Option<u64>,
+    /// How many experiments run at once, each in its own process (1 runs
+    /// them one after another). Rows are printed in number order either way.
+    #[arg(long, global = true, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,14 +73,14 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         return code;
     }
     let args = Args::parse_from(args);
-    match args.command {
+    match &args.command {
         Some(Cmd::List) => {
             list();
             ExitCode::SUCCESS
         }
-        Some(Cmd::Exec { name, args: rest }) => match registry::find(&name) {
-            Some(e) => e.run(rest),
-            None => unknown(&name),
+        Some(Cmd::Exec { name, args: rest }) => match registry::find(name) {
+            Some(e) => e.run(rest.iter().cloned()),
+            None => unknown(name),
         },
         Some(Cmd::Run { ids, args: rest }) => {
             if !rest.is_empty() && ids.len() != 1 {
@@ -85,9 +90,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 );
                 return ExitCode::from(EXIT_USAGE);
             }
-            run_ids(&ids, &rest, args.json, args.deadline_ms)
+            run_ids(ids, rest, &args)
         }
-        None => run_ids(&[], &[], args.json, args.deadline_ms),
+        None => run_ids(&[], &[], &args),
     }
 }
 
@@ -111,12 +116,7 @@ fn list() {
     }
 }
 
-fn run_ids(
-    ids: &[String],
-    rest: &[OsString],
-    json: bool,
-    deadline_ms: Option<u64>,
-) -> ExitCode {
+fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
     let mut chosen: Vec<&'static Entry> = Vec::new();
     for id in ids {
         match registry::find(id) {
@@ -127,43 +127,89 @@ fn run_ids(
     if chosen.is_empty() {
         chosen = EXPERIMENTS.iter().collect();
     }
-    if !json {
+    if !args.json {
         line(&format!(
             "{:<3} {:<18} {:<14} {:<22} {:<2} time",
             "No.", "experiment", "expected", "observed", "ok"
         ));
     }
     let mut all_matched = true;
-    for e in chosen {
-        let deadline =
-            Duration::from_millis(deadline_ms.unwrap_or(e.deadline_ms));
-        let report = run_child(e, rest, deadline);
+    in_parallel(&chosen, rest, args, |e, report| {
         all_matched &= report.matched;
-        if json {
-            line(&report.to_json());
-        } else {
-            let mark = if report.matched { "✓" } else { "✗" };
-            line(&format!(
-                "{:<3} {:<18} {:<14} {:<22} {:<2} {} ms",
-                e.id(),
-                e.name,
-                report.expected,
-                report.observed,
-                mark,
-                report.elapsed_ms
-            ));
-            // Why an experiment could not run, in its own words or the runner's.
-            if let Some(why) =
-                report.measurements.get("error").and_then(|v| v.as_str())
-            {
-                line(&format!("    {why}"));
-            }
-        }
-    }
+        print_row(e, &report, args.json);
+    });
     if all_matched {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_MISMATCH)
+    }
+}
+
+/// Runs `chosen` in child processes, at most `args.jobs` at once, and
+/// calls `each` with their reports in the order of `chosen`, each as soon
+/// as it and all before it have finished.
+fn in_parallel(
+    chosen: &[&'static Entry],
+    rest: &[OsString],
+    args: &Args,
+    mut each: impl FnMut(&'static Entry, Report),
+) {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let done: Vec<Mutex<Option<Report>>> =
+        chosen.iter().map(|_| Mutex::new(None)).collect();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        for _ in 0..usize::from(args.jobs).min(chosen.len()) {
+            let (next, done, tx) = (&next, &done, tx.clone());
+            // Each child is spawned, and waited for, by this thread: it dies
+            // with the thread that started it (PR_SET_PDEATHSIG).
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(e) = chosen.get(i) else { break };
+                    let ms = args.deadline_ms.unwrap_or(e.deadline_ms);
+                    let report = run_child(e, rest, Duration::from_millis(ms));
+                    *done[i].lock().expect("not poisoned") = Some(report);
+                    let _ = tx.send(());
+                }
+            });
+        }
+        drop(tx);
+        for (i, e) in chosen.iter().enumerate() {
+            loop {
+                if let Some(r) = done[i].lock().expect("not poisoned").take() {
+                    each(e, r);
+                    break;
+                }
+                if rx.recv().is_err() {
+                    break; // every worker has finished
+                }
+            }
+        }
+    });
+}
+
+fn print_row(e: &Entry, report: &Report, json: bool) {
+    if json {
+        line(&report.to_json());
+        return;
+    }
+    let mark = if report.matched { "✓" } else { "✗" };
+    line(&format!(
+        "{:<3} {:<18} {:<14} {:<22} {:<2} {} ms",
+        e.id(),
+        e.name,
+        report.expected,
+        report.observed,
+        mark,
+        report.elapsed_ms
+    ));
+    // Why an experiment could not run, in its own words or the runner's.
+    if let Some(why) = report.measurements.get("error").and_then(|v| v.as_str())
+    {
+        line(&format!("    {why}"));
     }
 }
 

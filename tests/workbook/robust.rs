@@ -108,12 +108,20 @@ fn a_closed_stdout_ends_the_program_quietly() {
 
 /// Killing the runner alone (SIGKILL, SIGTERM or SIGINT to its pid) takes
 /// the experiment it was running with it: here an experiment that would
-/// run for 30 s more (`--stall-ms 30000`) is gone within 5 s.
+/// run for 30 s more (`--cycle-ms 0 --stall-ms 30000`) is gone within 5 s.
 #[test]
 fn the_runners_children_die_with_it() {
     for signal in [libc_signal::KILL, libc_signal::TERM, libc_signal::INT] {
         let mut runner = Command::new(bin("workbook"))
-            .args(["run", "deadlock", "--", "--stall-ms", "30000"])
+            .args([
+                "run",
+                "deadlock",
+                "--",
+                "--cycle-ms",
+                "0",
+                "--stall-ms",
+                "30000",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -186,14 +194,19 @@ fn wait_with_deadline(child: std::process::Child) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-/// The first child process of `pid`, waited for up to 5 s.
+/// The first child process of `pid` (started by any of its threads),
+/// waited for up to 5 s.
 fn wait_for_child(pid: u32) -> Option<u32> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        let path = format!("/proc/{pid}/task/{pid}/children");
-        let children = std::fs::read_to_string(path).unwrap_or_default();
-        if let Some(first) = children.split_whitespace().next() {
-            return first.parse().ok();
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        for task in tasks.flatten() {
+            let children = task.path().join("children");
+            let children =
+                std::fs::read_to_string(children).unwrap_or_default();
+            if let Some(first) = children.split_whitespace().next() {
+                return first.parse().ok();
+            }
         }
         std::thread::sleep(Duration::from_millis(5));
     }
