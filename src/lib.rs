@@ -21,6 +21,7 @@
 //! - [`deadline`]: `poll(2)` for the calls that have no timeout of their own.
 //! - [`error`]: one-line errors with the operation, address, errno and hint.
 //! - [`kernel`]: the kernel's view of a socket: queue sizes, `TCP_INFO`, state.
+//! - [`tally`]: a reader that records each `recv(2)` a loop makes.
 //! - [`watch`]: sampling byte counters; stall detection; the progress line.
 //! - [`plot`]: bytes against time, as SVG.
 //! - [`runner`]: the `workbook` command: runs experiments in child processes
@@ -43,4 +44,5 @@ pub mod report;
 pub mod run;
 pub mod runner;
 pub mod server;
+pub mod tally;
 pub mod watch;

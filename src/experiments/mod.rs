@@ -3,4 +3,6 @@
 //! in `src/bin/` only calls its `main`.
 
 pub mod deadlock;
+pub mod partial_recv;
+pub mod partial_send;
 pub mod sixteen;
