@@ -6,6 +6,8 @@
 
 mod book;
 mod deadlock;
+mod partial_recv;
+mod partial_send;
 mod robust;
 mod runner;
 mod schema;
