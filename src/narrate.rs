@@ -118,4 +118,16 @@ impl Narrator {
             None => line(&text),
         }
     }
+
+    /// Says a verdict's checks on one line, `checks: message ✓, reply ✗`,
+    /// and returns the index of the first check that failed; `None` if
+    /// every check held.
+    pub fn checks(&self, checks: &[(&str, bool)]) -> Option<usize> {
+        let marks: Vec<String> = checks
+            .iter()
+            .map(|(what, ok)| format!("{what} {}", if *ok { "✓" } else { "✗" }))
+            .collect();
+        self.say(format!("checks: {}", marks.join(", ")));
+        checks.iter().position(|(_, ok)| !ok)
+    }
 }

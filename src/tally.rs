@@ -1,15 +1,19 @@
 //! Counting the `recv(2)` calls a loop makes: a reader that passes every
 //! read on to a socket and records what each call was asked for and what it
-//! returned (experiment 02 `partial-recv`).
+//! returned (experiment 02 `partial-recv`); and the record of one `send(2)`
+//! (experiment 03 `partial-send`).
 //!
 //! A loop such as the book's `recvall()` hides how many calls it took; with
 //! the socket wrapped in a [`Tally`], the loop runs unchanged and the
 //! experiment can show each short read afterwards.
 
+use std::fmt;
 use std::io::{self, Read};
 use std::sync::mpsc::Sender;
 
 use serde::{Deserialize, Serialize};
+
+use crate::report::Errno;
 
 /// One `recv(2)`: how many bytes it was allowed to return, and how many it
 /// did. `returned_bytes` 0 means the end of the stream (the peer closed).
@@ -28,6 +32,39 @@ pub struct Recv {
     pub asked_bytes: u64,
     /// What the call returned, in bytes; 0 is the end of the stream.
     pub returned_bytes: u64,
+}
+
+/// One `send(2)`: what it was handed, what the kernel accepted, and the
+/// send queue just after.
+#[derive(
+    Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Sent {
+    /// The bytes handed to `send()`.
+    pub asked_bytes: u64,
+    /// The bytes the kernel accepted: what `send()` returned; 0 if it failed.
+    pub accepted_bytes: u64,
+    /// Why `send()` failed (`EAGAIN`: no room); `None` if it returned a count.
+    pub errno: Option<Errno>,
+    /// The send queue just after (`ioctl(2)` `SIOCOUTQ`): accepted, not yet
+    /// acknowledged by the peer, in bytes; `None` where it cannot be read.
+    pub send_queue_bytes: Option<u64>,
+}
+
+/// `send(16) returned 16, SIOCOUTQ 0`, or `send(N) failed: EAGAIN,
+/// SIOCOUTQ Q` (`?` for a queue that could not be read).
+impl fmt::Display for Sent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "send({}) ", self.asked_bytes)?;
+        match &self.errno {
+            Some(e) => write!(f, "failed: {}", e.name)?,
+            None => write!(f, "returned {}", self.accepted_bytes)?,
+        }
+        match self.send_queue_bytes {
+            Some(q) => write!(f, ", SIOCOUTQ {q}"),
+            None => write!(f, ", SIOCOUTQ ?"),
+        }
+    }
 }
 
 /// A reader that records every successful read it passes on as a
@@ -78,6 +115,40 @@ impl<R: Read> Read for Tally<R> {
     }
 }
 
+/// One line per recv, as the experiments print them: `recv(16) returned 8
+/// bytes: b'Farewell'`, where `data` is what the recvs returned, in order
+/// (a shorter `data` shows as far as it goes).
+pub fn recv_lines(data: &[u8], recvs: &[Recv]) -> Vec<String> {
+    let mut at = 0;
+    let mut lines = Vec::new();
+    for r in recvs {
+        let n = r.returned_bytes as usize;
+        let part = &data[at.min(data.len())..(at + n).min(data.len())];
+        lines.push(format!(
+            "recv({}) returned {n} bytes: {}",
+            r.asked_bytes,
+            crate::pyfmt::py_bytes(part)
+        ));
+        at += n;
+    }
+    lines
+}
+
+/// How many recvs returned under 64 KiB, 64 KiB to under 1 MiB, and 1 MiB
+/// or more, as one line: `under 64 KiB: 0, 64 KiB to 1 MiB: 2, more: 3`.
+pub fn size_counts(recvs: &[Recv]) -> String {
+    let count = |lo: u64, hi: u64| {
+        let sizes = recvs.iter().map(|r| r.returned_bytes);
+        sizes.filter(|s| (lo..hi).contains(s)).count()
+    };
+    format!(
+        "under 64 KiB: {}, 64 KiB to 1 MiB: {}, more: {}",
+        count(0, 1 << 16),
+        count(1 << 16, 1 << 20),
+        count(1 << 20, u64::MAX)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +170,18 @@ mod tests {
             .collect();
         assert_eq!(asked, [(4, 4), (3, 2), (4, 0)]);
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), [4, 2, 0]);
-        assert_eq!(t.into_calls().len(), 3);
+        let calls = t.into_calls();
+        assert_eq!(
+            recv_lines(b"abcdef", &calls),
+            [
+                "recv(4) returned 4 bytes: b'abcd'",
+                "recv(3) returned 2 bytes: b'ef'",
+                "recv(4) returned 0 bytes: b''"
+            ]
+        );
+        assert_eq!(
+            size_counts(&calls),
+            "under 64 KiB: 3, 64 KiB to 1 MiB: 0, more: 0"
+        );
     }
 }

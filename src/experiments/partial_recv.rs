@@ -34,7 +34,7 @@ use crate::experiments::sixteen::{FAREWELL, recv_all};
 use crate::narrate::Narrator;
 use crate::pyfmt::{py_addr, py_bytes};
 use crate::run::{Ctx, Verdict};
-use crate::tally::{Recv, Tally};
+use crate::tally::{Recv, Tally, recv_lines, size_counts};
 use crate::{args, deadline, names, peers, server};
 
 /// What the default run observed: every `recv(2)` each `recvall()` made.
@@ -67,6 +67,19 @@ pub struct EofCase {
     /// The error `recvall(16)` failed with; `None` if it succeeded.
     pub error: Option<String>,
 }
+
+// ANCHOR: listen
+/// The book's server setup: `socket()`, `SO_REUSEADDR`, `bind()`,
+/// `listen(1)`.
+fn listen_at(addr: SocketAddr) -> Result<Socket, SocketError> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)
+        .op("socket")?;
+    sock.set_reuse_address(true).op("setsockopt SO_REUSEADDR")?;
+    sock.bind(&addr.into()).op(format_args!("bind {addr}"))?;
+    sock.listen(1).op(format_args!("listen on {addr}"))?;
+    Ok(sock)
+}
+// ANCHOR_END: listen
 
 // ANCHOR: server
 /// The sender, for one client: `message` in pieces cut at the offsets
@@ -148,33 +161,38 @@ fn conversation(
 // ANCHOR_END: conversation
 
 // ANCHOR: experiment
-/// The default run: three steps, one `listen()`ing socket.
+/// The default run: three steps, one listening socket.
 fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
-    let listener =
-        Socket::new(Domain::IPV4, Type::STREAM, None).op("socket")?;
-    let addr: SocketAddr = "127.0.0.1:0".parse()?;
-    listener.bind(&addr.into()).op("bind 127.0.0.1:0")?;
-    listener.listen(1).op("listen")?;
-    // 1. Sixteen octets in two pieces.
-    let split = k.split as usize;
+    let listener = listen_at("127.0.0.1:0".parse()?)?;
+    let (say, client, cut) = (&ctx.say, ctx.say.client(), k.split as usize);
+    say.say(format!(
+        "1. Sixteen octets in two pieces: {cut}, then the rest"
+    ));
     let (got, split_recvs) =
-        conversation(&listener, FAREWELL, &[split], 16, ctx)?;
+        conversation(&listener, FAREWELL, &[cut], 16, ctx)?;
     let split_received = got.op("recvall(16)")?;
-    // 2. A big message, sent with one sendall().
-    let big: Vec<u8> = (0..k.message_bytes).map(|i| (i % 251) as u8).collect();
+    let lines = recv_lines(&split_received, &split_recvs);
+    lines.iter().for_each(|l| client.say(l));
+    let n = k.message_bytes;
+    say.say(format!("2. A big message: {n} bytes in one sendall()"));
+    let big: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
     let (got, big_recvs) = conversation(&listener, &big, &[], big.len(), ctx)?;
     let big_intact = got.op("recvall")? == big;
-    // 3. k = 0..15 of the sixteen octets, then close().
+    let calls = big_recvs.len();
+    client.say(format!("recvall({n}) took {calls} recv calls (this run)"));
+    client.say(format!("  {} (this run)", size_counts(&big_recvs)));
+    say.say("3. The end of the stream: k = 0 to 15 bytes sent, then close()");
     let mut eof_cases = Vec::new();
     for sent in 0..16 {
-        let message = &FAREWELL[..sent];
-        let (got, recvs) = conversation(&listener, message, &[], 16, ctx)?;
-        let error = match got {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Some(e.to_string())
-            }
-            other => other.op("recvall(16)").err().map(|e| e.to_string()),
-        };
+        let part = &FAREWELL[..sent];
+        let (got, recvs) = conversation(&listener, part, &[], 16, ctx)?;
+        let error = got.err().map(|e| e.to_string()); // as we expect
+        if let (5, Some(e)) = (sent, &error) {
+            let (what, why) = e.split_at(e.find(" but").unwrap_or(e.len()));
+            recv_lines(part, &recvs).iter().for_each(|l| client.say(l));
+            client.say(format!("recvall(16) failed: {what}"));
+            client.say(format!("  {}", why.trim_start()));
+        }
         let sent_bytes = sent as u64;
         eof_cases.push(EofCase {
             sent_bytes,
@@ -187,23 +205,14 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         split_at_bytes: k.split,
         split_recvs,
         split_received: String::from_utf8_lossy(&split_received).into(),
-        big_message_bytes: k.message_bytes,
+        big_message_bytes: n,
         big_recvs,
         big_intact,
         eof_cases,
     };
-    narrate(&o, &ctx.say);
     Ok(verdict(o, &ctx.say))
 }
 // ANCHOR_END: experiment
-
-/// The message `recvall(16)` fails with when the peer closed after `k`.
-fn eof_message(k: u64) -> String {
-    format!(
-        "was expecting 16 bytes but only received {k} bytes before the \
-         socket closed"
-    )
-}
 
 // ANCHOR: verdict
 /// The verdict, from the recvs the tallies recorded.
@@ -211,10 +220,14 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
     let first = o.split_recvs.first().map_or(0, |r| r.returned_bytes);
     let eof_ok = |c: &EofCase| {
         let got: Vec<u64> = c.recvs.iter().map(|r| r.returned_bytes).collect();
-        let ends = got.iter().position(|&n| n == 0) == Some(got.len() - 1);
-        c.error == Some(eof_message(c.sent_bytes))
-            && ends // 0, the end of the stream, only as the last recv
-            && got.iter().sum::<u64>() == c.sent_bytes
+        let k = c.sent_bytes;
+        c.error.as_deref()
+            == Some(&format!(
+                "was expecting 16 bytes but only received {k} bytes before the \
+             socket closed"
+            ))
+            && got.iter().position(|&n| n == 0) == Some(got.len() - 1)
+            && got.iter().sum::<u64>() == k // 0 came only at the end
     };
     let all = o.split_recvs.iter().chain(&o.big_recvs);
     let mut all = all.chain(o.eof_cases.iter().flat_map(|c| &c.recvs));
@@ -225,12 +238,7 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         ("eof", o.eof_cases.iter().all(eof_ok)),
         ("≤ asked", all.all(|r| r.returned_bytes <= r.asked_bytes)),
     ];
-    let marks: Vec<String> = checks
-        .iter()
-        .map(|(what, ok)| format!("{what} {}", if *ok { "✓" } else { "✗" }))
-        .collect();
-    say.say(format!("checks: {}", marks.join(", ")));
-    let observed = match checks.iter().position(|(_, ok)| !ok) {
+    let observed = match say.checks(&checks) {
         None => "partial_reads",
         Some(0) => "whole_message",
         Some(1) => "message_altered",
@@ -241,68 +249,6 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
-
-/// Says one line per recv: what it was allowed, what it returned.
-fn say_recvs(say: &Narrator, data: &[u8], recvs: &[Recv]) {
-    let mut at = 0;
-    for r in recvs {
-        let n = r.returned_bytes as usize;
-        let bytes =
-            py_bytes(&data[at.min(data.len())..(at + n).min(data.len())]);
-        say.say(format!(
-            "recv({}) returned {n} bytes: {bytes}",
-            r.asked_bytes
-        ));
-        at += n;
-    }
-}
-
-/// The default run's narration, from what it observed.
-fn narrate(o: &Observed, say: &Narrator) {
-    let (client, n) = (say.client(), o.big_message_bytes);
-    say.say(format!(
-        "1. A message in two pieces: {} bytes, then the other {}",
-        o.split_at_bytes,
-        16 - o.split_at_bytes
-    ));
-    say_recvs(&client, o.split_received.as_bytes(), &o.split_recvs);
-    client.say(format!(
-        "recvall(16) returned {} in {} recv calls",
-        py_bytes(o.split_received.as_bytes()),
-        o.split_recvs.len()
-    ));
-    say.say(format!("2. A big message: {n} bytes in one sendall()"));
-    let count = |lo: u64, hi: u64| {
-        let sizes = o.big_recvs.iter().map(|r| r.returned_bytes);
-        sizes.filter(|s| (lo..hi).contains(s)).count()
-    };
-    client.say(format!(
-        "recvall({n}) took {} recv calls (this run)",
-        o.big_recvs.len()
-    ));
-    client.say(format!(
-        "  returning under 64 KiB: {}, 64 KiB to 1 MiB: {}, more: {} \
-         (this run)",
-        count(0, 1 << 16),
-        count(1 << 16, 1 << 20),
-        count(1 << 20, u64::MAX)
-    ));
-    say.say("3. The end of the stream: 0 to 15 bytes sent, then close()");
-    for c in o.eof_cases.iter().filter(|c| c.sent_bytes == 5) {
-        let got: Vec<String> = c
-            .recvs
-            .iter()
-            .map(|r| r.returned_bytes.to_string())
-            .collect();
-        let e = c.error.as_deref().unwrap_or("(no error)");
-        let (line1, line2) = e.split_at(e.find(" but").unwrap_or(e.len()));
-        client.say(format!("5 bytes sent: recv returned {}", got.join(", ")));
-        client.say(format!("  recvall(16) failed: {line1}"));
-        client.say(format!("  {}", line2.trim_start()));
-    }
-    let failed = o.eof_cases.iter().filter(|c| c.error.is_some()).count();
-    client.say(format!("recvall(16) failed in {failed} of the 16 cases"));
-}
 
 /// The default run's knobs.
 #[derive(Debug, Clone, clap::Args)]
@@ -355,14 +301,7 @@ impl crate::run::Experiment for PartialRecv {
     fn role(role: Role, _: &Knobs, ctx: &Ctx) -> anyhow::Result<ExitCode> {
         match role {
             Role::Server { at, pieces, gap_ms } => {
-                let listener = Socket::new(Domain::IPV4, Type::STREAM, None)
-                    .op("socket")?;
-                listener.set_reuse_address(true).op("SO_REUSEADDR")?;
-                let addr = at.bind_addr()?;
-                listener
-                    .bind(&addr.into())
-                    .op(format_args!("bind {addr}"))?;
-                listener.listen(1).op(format_args!("listen on {addr}"))?;
+                let listener = listen_at(at.bind_addr()?)?;
                 let at_name = names::socket_name(&listener)?;
                 ctx.say.say(format!("Listening at {}", py_addr(&at_name)));
                 let cuts: Vec<usize> =
@@ -384,7 +323,9 @@ impl crate::run::Experiment for PartialRecv {
                 let addr = a.server_addr()?;
                 let (got, recvs) = client(addr, 16, None, ctx.timeout)?;
                 let data = got.op(format_args!("recvall from {addr}"))?;
-                say_recvs(&ctx.say, &data, &recvs);
+                recv_lines(&data, &recvs)
+                    .iter()
+                    .for_each(|l| ctx.say.say(l));
                 let n = recvs.len();
                 let said = py_bytes(&data);
                 ctx.say.say(format!("The server said {said} in {n} recvs"));
