@@ -137,14 +137,15 @@ fn knobs_out_of_range_exit_2() {
     }
 }
 
-/// The manual server trickles the sixteen octets in pieces; the manual
-/// client, another process, reassembles them with recvall.
+/// The manual server trickles the sixteen octets in two pieces 200 ms
+/// apart; the manual client, another process, gets each piece from its own
+/// recv and reassembles them with recvall.
 #[test]
 fn manual_client_reassembles_what_the_server_trickles() {
     let mut server = Background::start(
         "partial-recv",
         &[
-            "server", "-p", "0", "--once", "--pieces", "2", "--gap-ms", "50",
+            "server", "-p", "0", "--once", "--pieces", "2", "--gap-ms", "200",
         ],
     );
     let port = port_in(&server.next_line());
@@ -154,13 +155,17 @@ fn manual_client_reassembles_what_the_server_trickles() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let said = String::from_utf8_lossy(&out.stdout);
-    let last = said.lines().last().unwrap();
-    assert!(
-        last.starts_with("The server said b'Farewell, client' in "),
-        "{said}"
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "recv(16) returned 8 bytes: b'Farewell'",
+            "recv(8) returned 8 bytes: b', client'",
+            "The server said b'Farewell, client' in 2 recvs"
+        ]
     );
     assert_eq!(server.wait_code(), 0);
-    assert!(server.next_line().contains("in 2 pieces, 50 ms apart"));
+    assert!(server.next_line().contains("in 2 pieces, 200 ms apart"));
 }
 
 /// The manual server speaks plain bytes: a raw socket reads exactly the

@@ -135,6 +135,20 @@ fn a_message_with_room_is_taken_whole() {
     assert_eq!(r.measurements.peer_read_bytes, 16 + 1024);
 }
 
+/// Given 500 ms, the blocking send does take part of the rest: the
+/// peer's kernel acknowledges what it holds (a delayed ACK), which frees
+/// room in the send buffer while the send waits.
+#[test]
+fn a_blocking_send_given_time_takes_a_part() {
+    let o = run(&["--sndtimeo-ms", "500"], 0).measurements;
+    let t = &o.timed;
+    assert!(
+        t.accepted_bytes > 0 && t.accepted_bytes < t.asked_bytes,
+        "{t:?}"
+    );
+    assert_eq!(errno(t), None);
+}
+
 /// Knobs outside their range are usage errors: exit 2, no panic.
 #[test]
 fn knobs_out_of_range_exit_2() {
