@@ -315,7 +315,10 @@ impl crate::run::Experiment for PartialRecv {
                         py_addr(&peer)
                     ));
                     // The pause a slow network would make between pieces.
-                    let pause = || Ok(std::thread::sleep(gap));
+                    let pause = || {
+                        std::thread::sleep(gap);
+                        Ok(())
+                    };
                     Ok(server(sc, FAREWELL, &cuts, pause).op("send")?)
                 })
             }

@@ -180,7 +180,7 @@ fn client(
     Ok((o, taken))
 }
 
-/// 4. The book's `sendall()`: `write_all()` sends until the kernel has
+/// Step 4, the book's `sendall()`: `write_all()` sends until the kernel has
 /// taken every byte of `rest`, which it can only do as the peer reads;
 /// then `shutdown(SHUT_WR)`, so the peer's `recv` returns 0.
 fn sendall(
