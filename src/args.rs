@@ -101,6 +101,16 @@ pub enum BufferSize {
     Bytes(usize),
 }
 
+impl BufferSize {
+    /// The size to ask for, in bytes; `None` for [`BufferSize::Auto`].
+    pub fn bytes(self) -> Option<u64> {
+        match self {
+            BufferSize::Bytes(n) => Some(n as u64),
+            BufferSize::Auto => None,
+        }
+    }
+}
+
 /// Parses `auto` or a size from 1 byte to 1 GiB into a [`BufferSize`]. For
 /// clap's `value_parser`.
 ///

@@ -23,6 +23,7 @@
 //! - [`kernel`]: the kernel's view of a socket: queue sizes, `TCP_INFO`, state;
 //!   the table of TCP sockets (`TIME_WAIT` rows); port settings.
 //! - [`privilege`]: one call made as an unprivileged user, in a child process.
+//! - [`tally`]: a reader that records each `recv(2)` a loop makes.
 //! - [`watch`]: sampling byte counters; stall detection; the progress line.
 //! - [`plot`]: bytes against time, as SVG.
 //! - [`netns`]: two private hosts made of network namespaces, for the
@@ -49,4 +50,5 @@ pub mod report;
 pub mod run;
 pub mod runner;
 pub mod server;
+pub mod tally;
 pub mod watch;

@@ -20,8 +20,8 @@
 use std::process::ExitCode;
 
 use crate::experiments::{
-    backlog, bind_interface, bind_port, deadlock, listening_socket, refused,
-    reuseaddr, sixteen,
+    backlog, bind_interface, bind_port, deadlock, listening_socket,
+    partial_recv, partial_send, refused, reuseaddr, sixteen,
 };
 use crate::run::{self, Entry};
 
@@ -37,6 +37,28 @@ pub static EXPERIMENTS: &[Entry] = &[
         deadline_ms: 15_000,
         main: run::main::<sixteen::Sixteen>,
         schema: run::schema::<sixteen::Sixteen>,
+    },
+    Entry {
+        number: 2,
+        name: "partial-recv",
+        title: "recv() returns whatever has arrived, so it must loop",
+        passage: "FOPNP 3rd ed., ch. 3, p. 45",
+        expected: "partial_reads",
+        predicts: "recv(16) returns the 8 bytes that have arrived, recvall() needs a second call, a 4 MiB recv returns much less than 4 MiB, and recv returns 0 only at the end of the stream, so recvall() fails if the peer closes mid-message",
+        deadline_ms: 15_000,
+        main: run::main::<partial_recv::PartialRecv>,
+        schema: run::schema::<partial_recv::PartialRecv>,
+    },
+    Entry {
+        number: 3,
+        name: "partial-send",
+        title: "send() accepts all, part or none; sendall() loops",
+        passage: "FOPNP 3rd ed., ch. 3, p. 45; send's cases as in the Erle notes",
+        expected: "partial_send",
+        predicts: "a small send is accepted whole; with the send buffer full, a non-blocking send accepts part, the next none (EAGAIN) and a blocking one waits; sendall() delivers every byte once the peer reads",
+        deadline_ms: 15_000,
+        main: run::main::<partial_send::PartialSend>,
+        schema: run::schema::<partial_send::PartialSend>,
     },
     Entry {
         number: 4,

@@ -7,6 +7,8 @@ pub mod bind_interface;
 pub mod bind_port;
 pub mod deadlock;
 pub mod listening_socket;
+pub mod partial_recv;
+pub mod partial_send;
 pub mod refused;
 pub mod reuseaddr;
 pub mod sixteen;

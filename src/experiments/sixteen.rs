@@ -214,12 +214,7 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         ("peer", o.connected_peer == o.client_name),
         ("accepted peer", o.accepted_from == o.client_name),
     ];
-    let marks: Vec<String> = checks
-        .iter()
-        .map(|(what, ok)| format!("{what} {}", if *ok { "✓" } else { "✗" }))
-        .collect();
-    say.say(format!("checks: {}", marks.join(", ")));
-    let observed = match checks.iter().position(|(_, ok)| !ok) {
+    let observed = match say.checks(&checks) {
         None => "exchanged",
         Some(0) => "message_altered",
         Some(1) => "reply_altered",

@@ -10,6 +10,8 @@ mod bind_port;
 mod book;
 mod deadlock;
 mod listening_socket;
+mod partial_recv;
+mod partial_send;
 mod refused;
 mod reuseaddr;
 mod robust;

@@ -1,0 +1,340 @@
+//! # 02 `partial-recv`: recv() returns what has arrived
+//!
+//! **Question.** Does one `recv(16)` return a sixteen-octet message? Does a
+//! `recv()` allowed 4 MiB return a 4 MiB message? And what does `recv()`
+//! return when the peer closes in the middle of a message?
+//!
+//! **The book.** FOPNP 3rd ed., ch. 3, p. 45 (and the Erle Robotics notes
+//! on the same listing): `recv()` blocks while nothing has arrived, returns
+//! as much as it is allowed when plenty is waiting, and otherwise returns
+//! at once whatever is there. So a reader loops, as `recvall()` does.
+//!
+//! **Run.**
+//! - `cargo run --bin partial-recv`: a message split in two, a big
+//!   message, and the end of the stream in mid-message, on a free loopback
+//!   port (`-- --split N`, `-- --message-bytes N`, `-- --json`).
+//! - Two terminals: `cargo run --bin partial-recv -- server "" --pieces 4
+//!   --gap-ms 200` trickles sixteen octets to each client, then
+//!   `cargo run --bin partial-recv -- client 127.0.0.1` shows every short
+//!   `recv` (port 1060; `-p PORT`).
+//!
+//! **Chapter.** `chapters/02-partial-recv.md`.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Sender};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::{Op, SocketError};
+use crate::experiments::sixteen::{FAREWELL, recv_all};
+use crate::narrate::Narrator;
+use crate::pyfmt::{py_addr, py_bytes};
+use crate::run::{Ctx, Verdict};
+use crate::tally::{Recv, Tally, recv_lines, size_counts};
+use crate::{args, deadline, names, peers, server};
+
+/// What the default run observed: every `recv(2)` each `recvall()` made.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Observed {
+    /// Step 1: where the server cut its sixteen octets (`--split`), bytes.
+    pub split_at_bytes: u64,
+    /// Step 1: each recv of the client's `recvall(16)`, in order.
+    pub split_recvs: Vec<Recv>,
+    /// Step 1: what `recvall(16)` returned, as text.
+    pub split_received: String,
+    /// Step 2: the big message's size (`--message-bytes`), in bytes.
+    pub big_message_bytes: u64,
+    /// Step 2: each recv of the client's `recvall()`, in order.
+    pub big_recvs: Vec<Recv>,
+    /// Step 2: whether `recvall()` returned exactly the bytes sent.
+    pub big_intact: bool,
+    /// Step 3: the server sent k = 0..15 of the sixteen octets, then
+    /// closed; one case per k.
+    pub eof_cases: Vec<EofCase>,
+}
+
+/// Step 3, one connection: the server sent `sent_bytes`, then closed.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EofCase {
+    /// Bytes the server sent before it closed.
+    pub sent_bytes: u64,
+    /// Each recv of the client's `recvall(16)`, in order.
+    pub recvs: Vec<Recv>,
+    /// The error `recvall(16)` failed with; `None` if it succeeded.
+    pub error: Option<String>,
+}
+
+// ANCHOR: listen
+/// The book's server setup: `socket()`, `SO_REUSEADDR`, `bind()`,
+/// `listen(1)`.
+fn listen_at(addr: SocketAddr) -> Result<Socket, SocketError> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)
+        .op("socket")?;
+    sock.set_reuse_address(true).op("setsockopt SO_REUSEADDR")?;
+    sock.bind(&addr.into()).op(format_args!("bind {addr}"))?;
+    sock.listen(1).op(format_args!("listen on {addr}"))?;
+    Ok(sock)
+}
+// ANCHOR_END: listen
+
+// ANCHOR: server
+/// The sender, for one client: `message` in pieces cut at the offsets
+/// `cuts`, each sent with `sendall()`, calling `between()` before every
+/// piece but the first. The caller then closes the socket.
+fn server(
+    mut sc: &TcpStream,
+    message: &[u8],
+    cuts: &[usize],
+    mut between: impl FnMut() -> io::Result<()>,
+) -> io::Result<()> {
+    let mut from = 0;
+    for &to in cuts.iter().chain([message.len()].iter()) {
+        if from > 0 {
+            between()?;
+        }
+        sc.write_all(&message[from..to])?; // sendall()
+        from = to;
+    }
+    Ok(())
+}
+// ANCHOR_END: server
+
+// ANCHOR: client
+/// The reader: `connect()`, then the book's `recvall(length)` from 01
+/// `sixteen`, unchanged, on a socket wrapped in a [`Tally`] that records
+/// every `recv(2)` the loop makes (and tells `tell` as each returns).
+/// Returns what `recvall` returned and those recvs; then `close()`.
+fn client(
+    server: SocketAddr,
+    length: usize,
+    tell: Option<Sender<usize>>,
+    timeout: Duration,
+) -> Result<(io::Result<Vec<u8>>, Vec<Recv>), SocketError> {
+    let domain = Domain::for_address(server);
+    let sock =
+        Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).op("socket")?;
+    deadline::set_timeouts(&sock, timeout)?;
+    sock.connect_timeout(&server.into(), timeout)
+        .op(format_args!("connect to {server}"))?;
+    let mut sock = Tally::new(TcpStream::from(sock), tell);
+    let message = recv_all(&mut sock, length);
+    Ok((message, sock.into_calls())) // close()
+}
+// ANCHOR_END: client
+
+// ANCHOR: conversation
+/// One connection of the default run: the server, on a thread of its own,
+/// accepts, sends `message` cut at `cuts` and closes; the client reads
+/// `length` bytes. The server sends each piece after the first only once
+/// the client's last `recv` has returned, so no two pieces can arrive
+/// together, however the threads are scheduled.
+fn conversation(
+    listener: &Socket,
+    message: &[u8],
+    cuts: &[usize],
+    length: usize,
+    ctx: &Ctx,
+) -> anyhow::Result<(io::Result<Vec<u8>>, Vec<Recv>)> {
+    let at = names::socket_name(listener)?;
+    let (tell, told) = mpsc::channel();
+    let client_recvd = move || {
+        told.recv_timeout(ctx.timeout).map(drop).map_err(|_| {
+            io::Error::new(io::ErrorKind::TimedOut, "the client stopped")
+        })
+    };
+    let ((), read) = peers::pair(
+        &ctx.say,
+        |_| {
+            let (sc, _) = server::accept_within(listener, ctx.timeout)?;
+            deadline::set_timeouts(&sc, ctx.timeout)?;
+            let sc = TcpStream::from(sc);
+            Ok(server(&sc, message, cuts, client_recvd).op("send")?)
+        }, // close()
+        |_| Ok(client(at, length, Some(tell), ctx.timeout)?),
+    )?;
+    Ok(read)
+}
+// ANCHOR_END: conversation
+
+// ANCHOR: experiment
+/// The default run: three steps, one listening socket.
+fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    let listener = listen_at("127.0.0.1:0".parse()?)?;
+    let (say, client, cut) = (&ctx.say, ctx.say.client(), k.split as usize);
+    say.say(format!(
+        "1. Sixteen octets in two pieces: {cut}, then the rest"
+    ));
+    let (got, split_recvs) =
+        conversation(&listener, FAREWELL, &[cut], 16, ctx)?;
+    let split_received = got.op("recvall(16)")?;
+    let lines = recv_lines(&split_received, &split_recvs);
+    lines.iter().for_each(|l| client.say(l));
+    let n = k.message_bytes;
+    say.say(format!("2. A big message: {n} bytes in one sendall()"));
+    let big: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    let (got, big_recvs) = conversation(&listener, &big, &[], big.len(), ctx)?;
+    let big_intact = got.op("recvall")? == big;
+    let calls = big_recvs.len();
+    client.say(format!("recvall({n}) took {calls} recv calls (this run)"));
+    client.say(format!("  {} (this run)", size_counts(&big_recvs)));
+    say.say("3. The end of the stream: k = 0 to 15 bytes sent, then close()");
+    let mut eof_cases = Vec::new();
+    for sent in 0..16 {
+        let part = &FAREWELL[..sent];
+        let (got, recvs) = conversation(&listener, part, &[], 16, ctx)?;
+        let error = got.err().map(|e| e.to_string()); // as we expect
+        if let (5, Some(e)) = (sent, &error) {
+            let (what, why) = e.split_at(e.find(" but").unwrap_or(e.len()));
+            recv_lines(part, &recvs).iter().for_each(|l| client.say(l));
+            client.say(format!("recvall(16) failed: {what}"));
+            client.say(format!("  {}", why.trim_start()));
+        }
+        let sent_bytes = sent as u64;
+        eof_cases.push(EofCase {
+            sent_bytes,
+            recvs,
+            error,
+        });
+    }
+    drop(listener); // close()
+    let o = Observed {
+        split_at_bytes: k.split,
+        split_recvs,
+        split_received: String::from_utf8_lossy(&split_received).into(),
+        big_message_bytes: n,
+        big_recvs,
+        big_intact,
+        eof_cases,
+    };
+    Ok(verdict(o, &ctx.say))
+}
+// ANCHOR_END: experiment
+
+// ANCHOR: verdict
+/// The verdict, from the recvs the tallies recorded.
+fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+    let first = o.split_recvs.first().map_or(0, |r| r.returned_bytes);
+    let eof_ok = |c: &EofCase| {
+        let got: Vec<u64> = c.recvs.iter().map(|r| r.returned_bytes).collect();
+        let k = c.sent_bytes;
+        c.error.as_deref()
+            == Some(&format!(
+                "was expecting 16 bytes but only received {k} bytes before the \
+             socket closed"
+            ))
+            && got.iter().position(|&n| n == 0) == Some(got.len() - 1)
+            && got.iter().sum::<u64>() == k // 0 came only at the end
+    };
+    let all = o.split_recvs.iter().chain(&o.big_recvs);
+    let mut all = all.chain(o.eof_cases.iter().flat_map(|c| &c.recvs));
+    let checks = [
+        ("short recv", first < 16),
+        ("recvall", o.split_received.as_bytes() == FAREWELL),
+        ("big in pieces", o.big_recvs.len() > 1 && o.big_intact),
+        ("eof", o.eof_cases.iter().all(eof_ok)),
+        ("≤ asked", all.all(|r| r.returned_bytes <= r.asked_bytes)),
+    ];
+    let observed = match say.checks(&checks) {
+        None => "partial_reads",
+        Some(0) => "whole_message",
+        Some(1) => "message_altered",
+        Some(2) => "big_message_whole",
+        Some(3) => "eof_miscounted",
+        Some(_) => "recv_overran",
+    };
+    Verdict::new(observed, o)
+}
+// ANCHOR_END: verdict
+
+/// The default run's knobs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Knobs {
+    /// Step 1: where the server cuts its sixteen octets, 1 to 15.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=15))]
+    split: u64,
+    /// Step 2: the big message, 1 byte to 256 MiB (suffixes: 4MiB).
+    #[arg(long, value_name = "N", default_value = "4MiB",
+          value_parser = |s: &str| args::parse_byte_count(s, 1, 256 << 20))]
+    message_bytes: u64,
+}
+
+/// The manual roles.
+#[derive(Debug, clap::Subcommand)]
+pub enum Role {
+    /// Send `Farewell, client` to each client in pieces, with pauses.
+    Server {
+        /// Interface and port to listen at.
+        #[command(flatten)]
+        at: args::ServerArgs,
+        /// How many pieces to cut the sixteen octets into, 1 to 16.
+        #[arg(long, value_name = "N", default_value_t = 4,
+              value_parser = clap::value_parser!(u64).range(1..=16))]
+        pieces: u64,
+        /// The pause before each piece but the first, 0 to 10000 ms.
+        #[arg(long, value_name = "MS", default_value_t = 200,
+              value_parser = clap::value_parser!(u64).range(0..=10_000))]
+        gap_ms: u64,
+    },
+    /// Read sixteen octets with recvall, showing every recv.
+    Client(args::ClientArgs),
+}
+
+/// Experiment 02, for [`crate::run::main`].
+#[derive(Debug)]
+pub struct PartialRecv;
+
+impl crate::run::Experiment for PartialRecv {
+    type Knobs = Knobs;
+    type Role = Role;
+    type Observed = Observed;
+
+    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+        experiment(k, ctx)
+    }
+
+    // ANCHOR: roles
+    fn role(role: Role, _: &Knobs, ctx: &Ctx) -> anyhow::Result<ExitCode> {
+        match role {
+            Role::Server { at, pieces, gap_ms } => {
+                let listener = listen_at(at.bind_addr()?)?;
+                let at_name = names::socket_name(&listener)?;
+                ctx.say.say(format!("Listening at {}", py_addr(&at_name)));
+                let cuts: Vec<usize> =
+                    (1..pieces).map(|i| (i * 16 / pieces) as usize).collect();
+                let gap = Duration::from_millis(gap_ms);
+                server::serve(&listener, &at, ctx, None, |sc, peer| {
+                    ctx.say.say(format!(
+                        "Sending {} to {} in {pieces} pieces, {gap_ms} ms \
+                         apart",
+                        py_bytes(FAREWELL),
+                        py_addr(&peer)
+                    ));
+                    // The pause a slow network would make between pieces.
+                    let pause = || {
+                        std::thread::sleep(gap);
+                        Ok(())
+                    };
+                    Ok(server(sc, FAREWELL, &cuts, pause).op("send")?)
+                })
+            }
+            Role::Client(a) => {
+                let addr = a.server_addr()?;
+                let (got, recvs) = client(addr, 16, None, ctx.timeout)?;
+                let data = got.op(format_args!("recvall from {addr}"))?;
+                recv_lines(&data, &recvs)
+                    .iter()
+                    .for_each(|l| ctx.say.say(l));
+                let n = recvs.len();
+                let said = py_bytes(&data);
+                ctx.say.say(format!("The server said {said} in {n} recvs"));
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+    // ANCHOR_END: roles
+}
