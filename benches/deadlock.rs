@@ -263,10 +263,13 @@ fn draw_sweep(
             (20_000f64..top).log_scale(),
             (10_000f64..top).log_scale(),
         )?;
+    let mb = |v: &f64| format!("{} MB", v / 1e6);
     chart
         .configure_mesh()
-        .x_desc("buffers read back (bytes, log scale)")
-        .y_desc("accepted at the stall (bytes)")
+        .x_desc("the four buffers read back (log scale)")
+        .y_desc("bytes accepted at the stall")
+        .x_label_formatter(&mb)
+        .y_label_formatter(&mb)
         .draw()?;
     let colors = [
         RGBColor(31, 119, 180),
@@ -329,5 +332,22 @@ fn main() {
     }
     if part("sweep") {
         sweep(env_or("DEADLOCK_BENCH_SWEEP_RUNS", 10));
+    }
+    if only == "redraw" {
+        // Draws the sweep's SVG again from its CSV, without running anything.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("chapters/images");
+        let csv =
+            std::fs::read_to_string(dir.join("deadlock-sweep.csv")).unwrap();
+        let rows: Vec<(f64, f64, f64, f64)> = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let v: Vec<f64> =
+                    l.split(',').map(|x| x.parse().unwrap()).collect();
+                (v[1], v[3], v[4], v[5])
+            })
+            .collect();
+        draw_sweep(&dir.join("deadlock-sweep.svg"), &rows).unwrap();
     }
 }
