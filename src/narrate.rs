@@ -1,6 +1,6 @@
 //! Narration: what the experiments print for people, line by line.
 //!
-//! Every line of output goes through [`line`], so that output to a closed
+//! Every line of output goes through [`line()`], so that output to a closed
 //! pipe (`deadlock | head -1`) ends the program quietly, by `SIGPIPE`, the
 //! way other command-line tools end, instead of a panic.
 

@@ -312,7 +312,7 @@ fn run_case(
                 let result = match client {
                     Client::Naive => naive_client(&sock, b, c, &counters, t),
                     Client::Reading => {
-                        reading_client(&sock, b, c, &counters, t)
+                        reading_client(&sock, b, k.fix_chunk, &counters, t)
                     }
                 };
                 let _ = server.join();
