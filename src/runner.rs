@@ -38,6 +38,11 @@ struct Args {
     #[arg(long, global = true, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,
+    /// Run the whole selection this many times and report every mismatch
+    /// with its round (for checking that verdicts never flake).
+    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    repeat: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +132,9 @@ fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
     if chosen.is_empty() {
         chosen = EXPERIMENTS.iter().collect();
     }
+    if args.repeat > 1 {
+        return repeat(&chosen, rest, args);
+    }
     if !args.json {
         line(&format!(
             "{:<3} {:<18} {:<14} {:<22} {:<2} time",
@@ -143,6 +151,48 @@ fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
     } else {
         ExitCode::from(EXIT_MISMATCH)
     }
+}
+
+/// `--repeat N`: the selection N times. The table prints one line per
+/// round and every mismatch with its report; `--json` prints every report
+/// with its `round`. Exit status 1 if any run did not match.
+fn repeat(
+    chosen: &[&'static Entry],
+    rest: &[OsString],
+    args: &Args,
+) -> ExitCode {
+    let mut mismatches = 0;
+    for round in 1..=args.repeat {
+        let started = std::time::Instant::now();
+        let mut matched = 0;
+        in_parallel(chosen, rest, args, |_, report| {
+            if args.json {
+                let mut v = serde_json::to_value(&report).expect("serializes");
+                v["round"] = round.into();
+                line(&v.to_string());
+            } else if !report.matched {
+                line(&format!("round {round}: mismatch: {}", report.to_json()));
+            }
+            matched += usize::from(report.matched);
+        });
+        mismatches += chosen.len() - matched;
+        if !args.json {
+            let ms = started.elapsed().as_millis();
+            line(&format!(
+                "round {round}/{}: {matched} of {} matched ({ms} ms)",
+                args.repeat,
+                chosen.len()
+            ));
+        }
+    }
+    if !args.json {
+        let runs = chosen.len() * args.repeat as usize;
+        line(&format!(
+            "{} rounds, {runs} runs, {mismatches} mismatches",
+            args.repeat
+        ));
+    }
+    ExitCode::from(if mismatches == 0 { 0 } else { EXIT_MISMATCH })
 }
 
 /// Runs `chosen` in child processes, at most `args.jobs` at once, and

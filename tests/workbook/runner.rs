@@ -83,3 +83,45 @@ fn list_shows_every_experiment_with_its_passage() {
         assert!(text.contains(e.passage), "{}", e.name);
     }
 }
+
+/// `--repeat N` runs the selection N times: under `--json` every report
+/// carries its round.
+#[test]
+fn repeat_runs_every_round_and_numbers_the_reports() {
+    let out = cmd("workbook")
+        .args(["--repeat", "3", "--json", "run", "01", "08"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rounds: Vec<(u64, u64)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| (v["round"].as_u64().unwrap(), v["number"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rounds, [(1, 1), (1, 8), (2, 1), (2, 8), (3, 1), (3, 8)]);
+}
+
+/// A mismatch in any round is reported with its round and its report, and
+/// the exit status is 1 (here the large case cannot deadlock with 64 KiB).
+#[test]
+fn repeat_reports_each_mismatch_with_its_round() {
+    let out = cmd("workbook")
+        .args(["--repeat", "2", "run", "10", "--", "--bytes", "64KiB"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for round in [1, 2] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("round {round}: mismatch: ")))
+            .unwrap_or_else(|| {
+                panic!("no mismatch line for round {round}: {text}")
+            });
+        let json = line.split_once("mismatch: ").unwrap().1;
+        let r: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(r["observed"], "large_case_completed");
+    }
+    assert!(text.contains("2 rounds, 2 runs, 2 mismatches"), "{text}");
+}
