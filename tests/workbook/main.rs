@@ -18,6 +18,7 @@ mod robust;
 mod runner;
 mod schema;
 mod sixteen;
+mod workflows;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
