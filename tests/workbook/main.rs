@@ -12,6 +12,7 @@ mod deadlock;
 mod listening_socket;
 mod partial_recv;
 mod partial_send;
+mod python_peers;
 mod refused;
 mod reuseaddr;
 mod robust;
