@@ -126,11 +126,26 @@ pub fn parse_buffer_size(s: &str) -> Result<BufferSize, String> {
 }
 
 /// Resolves `host` (an address or a name, through `getaddrinfo(3)`) to its
-/// first address, preferring IPv4 as the book's `AF_INET` sockets do.
+/// first address, preferring IPv4 as the book's `AF_INET` sockets do. An
+/// empty host and names under `.invalid` fail at once, without a lookup
+/// (so a typo in a test never sends a query to the network).
 ///
 /// # Errors
-/// Fails if the name does not resolve to any address.
+/// Fails if the host is empty, under `.invalid`, or resolves to no address.
 pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    if host.is_empty() {
+        return Err(anyhow!(
+            "resolve host \"\": a client needs a host; hint: give an IP address such as 127.0.0.1, or a name"
+        ));
+    }
+    // RFC 6761: names under .invalid never exist, and resolvers answer so
+    // at once, without asking the network.
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    if lower == "invalid" || lower.ends_with(".invalid") {
+        return Err(anyhow!(
+            "resolve host {host:?}: no such host (names under .invalid never exist, RFC 6761); hint: check the name, or use an IP address such as 127.0.0.1"
+        ));
+    }
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| anyhow!("resolve host {host:?}: {e}; hint: check the name, or use an IP address such as 127.0.0.1"))?
@@ -162,6 +177,23 @@ mod tests {
             conversation_ms: 1,
         };
         assert_eq!(args.bind_addr().unwrap(), "0.0.0.0:1060".parse().unwrap());
+    }
+
+    /// An empty host and names under .invalid are refused before any
+    /// lookup; an IP address needs none.
+    #[test]
+    fn resolve_refuses_empty_and_invalid_hosts_without_a_lookup() {
+        let err = resolve("", 1060).unwrap_err().to_string();
+        assert!(err.contains("a client needs a host"), "{err}");
+        // Refused by RFC 6761's rule, not by a lookup that failed.
+        for host in ["nosuch.invalid", "NoSuch.Invalid.", "invalid"] {
+            let err = resolve(host, 1060).unwrap_err().to_string();
+            assert!(err.contains("RFC 6761"), "{host}: {err}");
+        }
+        assert_eq!(
+            resolve("127.0.0.2", 1060).unwrap(),
+            "127.0.0.2:1060".parse().unwrap()
+        );
     }
 
     /// Sizes take suffixes and are checked against their range.

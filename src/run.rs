@@ -199,6 +199,31 @@ struct Cli<K: clap::Args, R: clap::Subcommand> {
     role: Option<R>,
 }
 
+/// Ends the program after a command-line parse error: help and version go
+/// out as clap prints them (exit 0); a usage error becomes one line on
+/// stderr, clap's own first line with a hint, and exit status 2.
+pub fn usage_error(e: clap::Error, program: &str) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let text = e.render().to_string();
+    // clap's first paragraph, on one line: "error: ... <HOST>".
+    let lines: Vec<&str> =
+        text.lines().take_while(|l| !l.trim().is_empty()).collect();
+    let first = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!("{first}; hint: see `{program} --help`\n"),
+    );
+    std::process::exit(i32::from(EXIT_USAGE))
+}
+
 /// The generic entry point: parses `argv` (`argv[0]` is the program name),
 /// then runs the default run or the role asked for, and returns the exit
 /// status: 0 as the book predicts, 1 otherwise, 2 for a usage or
@@ -220,7 +245,7 @@ pub fn main<E: Experiment>(
     let cli = command
         .try_get_matches_from(argv)
         .and_then(|m| Cli::<E::Knobs, E::Role>::from_arg_matches(&m))
-        .unwrap_or_else(|e| e.exit());
+        .unwrap_or_else(|e| usage_error(e, entry.name));
     let mut ctx = Ctx {
         entry,
         json: cli.common.json && cli.role.is_none(),

@@ -77,7 +77,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     if let Some(code) = crate::netns::helper_if_asked() {
         return code;
     }
-    let args = Args::parse_from(args);
+    let args = Args::try_parse_from(args)
+        .unwrap_or_else(|e| crate::run::usage_error(e, "workbook"));
     match &args.command {
         Some(Cmd::List) => {
             list();

@@ -5,6 +5,7 @@
 //! is bound to port 0 on loopback, so tests run in parallel and never hang.
 
 mod backlog;
+mod bad_input;
 mod bind_interface;
 mod bind_port;
 mod book;

@@ -130,7 +130,7 @@ fn bad_arguments_exit_2() {
         &["client"][..],
         &["server", "-p", "70000"],
         &["--wait-out=yes"],
-        &["client", "no-such-host.invalid"],
+        &["client", "nosuch.invalid"],
     ] {
         let out = cmd("reuseaddr").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
