@@ -50,7 +50,7 @@ fn python_server(python: &PathBuf, role: &str) -> (std::process::Child, u16) {
         std::thread::current().id()
     ));
     let _ = std::fs::remove_file(&portfile);
-    let child = peer(python, &[role, portfile.to_str().unwrap()])
+    let mut child = peer(python, &[role, portfile.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -61,7 +61,11 @@ fn python_server(python: &PathBuf, role: &str) -> (std::process::Child, u16) {
             let _ = std::fs::remove_file(&portfile);
             return (child, port.trim().parse().unwrap());
         }
-        assert!(Instant::now() < deadline, "the Python server did not start");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the Python server did not start");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
