@@ -42,39 +42,51 @@ fn output_within(mut c: Command) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// A Python server process, killed and waited for when dropped.
+struct PyServer(Option<std::process::Child>);
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts the Python server role and returns it with the port it chose.
-fn python_server(python: &PathBuf, role: &str) -> (std::process::Child, u16) {
+fn python_server(python: &PathBuf, role: &str) -> (PyServer, u16) {
     let portfile = std::env::temp_dir().join(format!(
         "book-peer-{}-{role}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
     let _ = std::fs::remove_file(&portfile);
-    let mut child = peer(python, &[role, portfile.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let server = PyServer(Some(
+        peer(python, &[role, portfile.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(port) = std::fs::read_to_string(&portfile) {
             let _ = std::fs::remove_file(&portfile);
-            return (child, port.trim().parse().unwrap());
+            return (server, port.trim().parse().unwrap());
         }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the Python server did not start");
-        }
+        assert!(Instant::now() < deadline, "the Python server did not start");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-fn finish(child: std::process::Child) -> Output {
+/// Waits (at most the process deadline) for the Python server to finish.
+fn finish(mut server: PyServer) -> Output {
     use wait_timeout::ChildExt;
-    let mut child = child;
+    let mut child = server.0.take().expect("a running server");
     if child.wait_timeout(PROCESS_DEADLINE).unwrap().is_none() {
         let _ = child.kill();
+        let _ = child.wait();
         panic!("the Python server did not finish in time");
     }
     child.wait_with_output().unwrap()
