@@ -10,6 +10,7 @@ mod bind_interface;
 mod bind_port;
 mod book;
 mod deadlock;
+mod interrupts;
 mod listening_socket;
 mod partial_recv;
 mod partial_send;
