@@ -1,0 +1,170 @@
+//! The workbook's speed, kept out of `cargo test`: `cargo bench --bench
+//! workbook` (release build, about a minute). Each figure is the median of
+//! `WORKBOOK_BENCH_RUNS` runs (default 5). It prints a Markdown table, the
+//! one in `chapters/appendix-speed.md`:
+//!
+//! - each experiment's time to verdict (its report's `elapsed_ms`) and the
+//!   wall time of its process;
+//! - the whole `cargo run` set (`workbook`, experiments in parallel) and the
+//!   same one after another (`--jobs 1`);
+//! - the deadlock fix's throughput against a floor: the same protocol
+//!   (1024-byte server reads, upper-cased replies, 64 KiB writes, a reader
+//!   thread) written as plainly as possible with blocking std sockets;
+//! - the peak memory of `deadlock --fixed` with 64 MiB and with 1 GiB.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+fn runs() -> usize {
+    std::env::var("WORKBOOK_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Runs `bin args --json` and returns (wall ms, the last JSON line).
+fn run_json(bin: &str, args: &[&str]) -> (f64, Value) {
+    let start = Instant::now();
+    let out = Command::new(bin).args(args).output().expect("run");
+    let wall = start.elapsed().as_secs_f64() * 1000.0;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or("null");
+    (wall, serde_json::from_str(last).unwrap_or(Value::Null))
+}
+
+/// The deadlock's protocol as plainly as it can be written: blocking
+/// sockets, one thread per direction, no counters, no deadlines.
+fn floor_mib_s(bytes: usize) -> f64 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut sc, _) = listener.accept().unwrap();
+        let mut data = [0u8; 1024];
+        loop {
+            let n = sc.read(&mut data).unwrap();
+            if n == 0 {
+                break;
+            }
+            sc.write_all(&data[..n].to_ascii_uppercase()).unwrap();
+        }
+    });
+    let start = Instant::now();
+    let sock = TcpStream::connect(addr).unwrap();
+    let mut reader = sock.try_clone().unwrap();
+    let replies = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0;
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    });
+    let block: Vec<u8> = b"capitalize this!"
+        .iter()
+        .copied()
+        .cycle()
+        .take(64 * 1024)
+        .collect();
+    let mut writer = sock;
+    let mut sent = 0;
+    while sent < bytes {
+        let n = block.len().min(bytes - sent);
+        writer.write_all(&block[..n]).unwrap();
+        sent += n;
+    }
+    writer.shutdown(Shutdown::Write).unwrap();
+    let got = replies.join().unwrap();
+    server.join().unwrap();
+    assert_eq!(got, bytes);
+    bytes as f64 / 1048576.0 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let n = runs();
+    let workbook = env!("CARGO_BIN_EXE_workbook");
+    println!("(medians of {n} release-build runs)\n");
+    println!("| what | time to verdict | process wall time |");
+    println!("|---|---|---|");
+    let names: Vec<&str> = tcp_workbook::registry::EXPERIMENTS
+        .iter()
+        .map(|e| e.name)
+        .collect();
+    for name in &names {
+        let (mut verdict, mut wall) = (vec![], vec![]);
+        for _ in 0..n {
+            let (ms, r) = run_json(workbook, &["exec", name, "--", "--json"]);
+            assert_eq!(r["matched"], true, "{name}: {r}");
+            verdict.push(r["elapsed_ms"].as_f64().unwrap());
+            wall.push(ms);
+        }
+        println!(
+            "| `{name}` | {:.0} ms | {:.0} ms |",
+            median(verdict),
+            median(wall)
+        );
+    }
+    for (label, args) in [
+        ("the whole set, in parallel (`cargo run`)", &[][..]),
+        (
+            "the whole set, one after another (`--jobs 1`)",
+            &["--jobs", "1"],
+        ),
+    ] {
+        let walls = (0..n)
+            .map(|_| {
+                let start = Instant::now();
+                let out = Command::new(workbook).args(args).output().unwrap();
+                assert!(out.status.success(), "{label}: {out:?}");
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        println!("| {label} | | {:.0} ms |", median(walls));
+    }
+    println!();
+    let deadlock = env!("CARGO_BIN_EXE_deadlock");
+    let fix: Vec<f64> = (0..n)
+        .map(|_| {
+            let (_, r) =
+                run_json(deadlock, &["--fixed", "--bytes", "256MiB", "--json"]);
+            r["measurements"]["fixed"]["throughput_mib_per_s"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    let floor: Vec<f64> = (0..n).map(|_| floor_mib_s(256 << 20)).collect();
+    println!("| 256 MiB through the fix | MiB/s |");
+    println!("|---|---|");
+    println!("| `deadlock --fixed --bytes 256MiB` | {:.0} |", median(fix));
+    println!(
+        "| the same protocol, plain blocking sockets | {:.0} |",
+        median(floor)
+    );
+    println!();
+    println!("| `deadlock --fixed` | peak resident memory |");
+    println!("|---|---|");
+    for bytes in ["64MiB", "1GiB"] {
+        let rss: Vec<f64> = (0..n.min(3))
+            .map(|_| {
+                let (_, r) = run_json(
+                    deadlock,
+                    &["--fixed", "--bytes", bytes, "--json"],
+                );
+                r["measurements"]["peak_rss_bytes"].as_f64().unwrap()
+                    / 1048576.0
+            })
+            .collect();
+        println!("| `--bytes {bytes}` | {:.1} MiB |", median(rss));
+    }
+}
