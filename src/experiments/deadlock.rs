@@ -42,7 +42,11 @@ use crate::error::{Op, SocketError};
 use crate::run::{Ctx, Verdict};
 use crate::{deadline, kernel, names, peers, plot, pyfmt, server, watch};
 
+mod knobs;
 mod report;
+
+pub use knobs::Knobs;
+use knobs::{create, parse_bytes, warn_if_slow};
 
 /// The client's sixteen-byte message, sent over and over.
 pub const MESSAGE: &[u8; 16] = b"capitalize this!";
@@ -455,34 +459,6 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
-/// Says on stderr, before a fix that will take minutes, roughly how long:
-/// small chunks cost one `send()` each (16-byte chunks moved about
-/// 5 MiB/s here), so a user never stares at a silent terminal.
-fn warn_if_slow(k: &Knobs) {
-    let calls = k.bytes / k.fix_chunk as u64;
-    if k.fix_chunk < 1024 && calls > 10_000_000 {
-        let mib = k.bytes >> 20;
-        eprintln!(
-            "note: the fix sends {mib} MiB in {calls} sendall() calls of {} \
-             bytes; at about 5 MiB/s that takes minutes (--fix-chunk 64KiB: \
-             seconds)",
-            k.fix_chunk
-        );
-    }
-}
-
-/// Creates the file at `path`, if one was asked for, with its name for
-/// messages.
-fn create(
-    path: Option<&std::path::PathBuf>,
-) -> Result<Option<(std::fs::File, String)>, SocketError> {
-    let Some(path) = path else { return Ok(None) };
-    let shown = path.display().to_string();
-    let file =
-        std::fs::File::create(path).op(format_args!("create {shown}"))?;
-    Ok(Some((file, shown)))
-}
-
 // ANCHOR: verdict
 /// The outcome, from the cases: the small one completes, the large one
 /// stalls with a balanced ledger, and the fix completes.
@@ -502,58 +478,6 @@ fn verdict(o: &Observed) -> &'static str {
     }
 }
 // ANCHOR_END: verdict
-
-/// The default run's knobs.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Knobs {
-    /// Bytes the large case and the fix send, rounded up to a multiple of
-    /// 16, at most 1 TiB (suffixes: 4MiB, 1GiB).
-    #[arg(long, value_name = "N", default_value = "2MiB", value_parser = parse_bytes)]
-    bytes: u64,
-    /// Bytes the client hands to each sendall() (the book: 16).
-    #[arg(long, global = true, value_name = "N", default_value = "16", value_parser = parse_chunk)]
-    chunk: usize,
-    /// SO_SNDBUF for both sides, set before connect/listen: a size, or
-    /// auto to leave the kernel's autotuning.
-    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = args::parse_buffer_size)]
-    sndbuf: BufferSize,
-    /// SO_RCVBUF for both sides, set before connect/listen: a size, or auto.
-    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = args::parse_buffer_size)]
-    rcvbuf: BufferSize,
-    /// Declare a deadlock after this many ms without any byte moving.
-    #[arg(long, global = true, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
-    stall_ms: u64,
-    /// Declare the deadlock once the cycle test (both sides waiting to
-    /// send, both windows 0) has held this many ms with nothing moving;
-    /// 0 turns the test off, leaving --stall-ms alone.
-    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=600_000))]
-    cycle_ms: u64,
-    /// Bytes the fixed client hands to each sendall() (our choice: 64 KiB,
-    /// so the fix takes milliseconds; 16 is the book's message).
-    #[arg(long, value_name = "N", default_value = "64KiB", value_parser = parse_chunk)]
-    fix_chunk: usize,
-    /// Run only the fix: a client that reads while it writes.
-    #[arg(long)]
-    fixed: bool,
-    /// Draw the cycle at the stall (the four queues, the two waits) into
-    /// this SVG file.
-    #[arg(long, value_name = "FILE.svg")]
-    diagram: Option<std::path::PathBuf>,
-    /// Draw bytes sent and received against time into this SVG file.
-    #[arg(long, value_name = "FILE.svg")]
-    plot: Option<std::path::PathBuf>,
-}
-
-/// `--bytes` and the client's BYTECOUNT: at most 1 TiB, rounded up to a
-/// multiple of 16, as the book's client sends whole 16-byte messages.
-fn parse_bytes(s: &str) -> Result<u64, String> {
-    Ok(args::parse_byte_count(s, 1, 1 << 40)?.div_ceil(16) * 16)
-}
-
-/// `--chunk`: from 1 byte to 16 MiB per sendall().
-fn parse_chunk(s: &str) -> Result<usize, String> {
-    Ok(args::parse_byte_count(s, 1, 16 << 20)? as usize)
-}
 
 /// The manual roles, as in the book.
 #[derive(Debug, clap::Subcommand)]
