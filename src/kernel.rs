@@ -146,16 +146,8 @@ pub fn tcp_info(sock: &impl AsFd) -> io::Result<TcpInfo> {
 /// `accept(2)` takes it out. While `queued` is more than `backlog`, the
 /// kernel drops every new SYN on this port (`TcpExtListenOverflows`), so
 /// the queue holds at most `backlog + 1` connections.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListenQueue {
     /// Connections waiting for `accept(2)` (`ss -ltn` shows it as
     /// Recv-Q; `TCP_INFO`'s `tcpi_unacked` on a listener).
@@ -226,16 +218,8 @@ pub fn somaxconn() -> Option<u32> {
 /// Two of the kernel's TCP counters for listening sockets, from
 /// `/proc/net/netstat` (`nstat -az TcpExtListenOverflows`). They count for
 /// the whole network namespace, every process in it included.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListenCounters {
     /// `TcpExtListenOverflows`: SYNs (and handshakes' last ACKs) dropped
     /// because a listener's accept queue was full.
@@ -288,9 +272,7 @@ pub fn sigpipe_raised<R>(call: impl FnOnce() -> R) -> (R, Option<bool>) {
 /// What the kernel says of a socket whose `connect(2)` was started without
 /// blocking (`EINPROGRESS`), read at one moment: whether the handshake
 /// finished, failed, or is still waiting for an answer.
-#[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Connecting {
     /// Its socket name: the kernel picks the port at `connect()`.
     pub name: std::net::SocketAddr,
@@ -368,16 +350,8 @@ impl fmt::Display for Connecting {
 /// The four kernel queues of one connection whose two ends (a client and a
 /// server socket) are both in this process, in bytes: `ioctl(2)`
 /// `SIOCOUTQ` and `SIOCINQ` on each end.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Queues {
     /// Accepted from the client, not yet acknowledged by the server.
     pub client_send_queue_bytes: u64,
@@ -403,9 +377,8 @@ impl Queues {
 }
 
 /// What `TCP_INFO` says of both ends of one connection.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ends {
     /// The window the server advertises: how much more the client may
     /// send, in bytes (`tcpi_snd_wnd` on the client); `None` before Linux 6.2.
@@ -445,16 +418,8 @@ impl Ends {
 
 /// `SO_SNDBUF` and `SO_RCVBUF` of both ends, read back with
 /// `getsockopt(2)`, in bytes (Linux reports twice what was asked for).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Buffers {
     /// The client's send buffer.
     pub client_sndbuf_bytes: u64,
@@ -531,9 +496,8 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// `/proc/net/tcp6`, described in `proc(5)`): every TCP socket in this
 /// network namespace, including those no process holds any more, such as a
 /// connection in `TIME_WAIT`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[schemars(transform = crate::report::every_field_present)]
 pub struct TcpRow {
     /// The socket's own address and port (column `local_address`).

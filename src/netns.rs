@@ -95,9 +95,8 @@ pub enum Host {
 }
 
 /// Why the two hosts could not be built, and what would allow them.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Skipped {
     /// What failed, in one line: `"unshare(CLONE_NEWUSER|CLONE_NEWNET)"`.
     pub reason: String,

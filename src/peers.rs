@@ -47,16 +47,8 @@ pub struct Census {
 
 /// What a run left behind: threads and descriptors more than before it.
 /// `None` where `/proc` does not exist to count them.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Left {
     /// Threads still running that the run started (0 when all joined).
     pub threads_left: Option<i64>,

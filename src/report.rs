@@ -19,9 +19,7 @@ use crate::run::{Entry, Verdict};
 /// What an experiment observed, compared with what the book predicts.
 /// `M` is the experiment's `Observed` struct; tests read reports back as
 /// `Report<sixteen::Observed>`, the runner as `Report<Value>`.
-#[derive(
-    Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Report<M = Value> {
     /// The experiment's number in the registry.
     pub number: u8,
@@ -41,9 +39,7 @@ pub struct Report<M = Value> {
 }
 
 /// The measurements of a report whose experiment could not run.
-#[derive(
-    Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ErrorInfo {
     /// The one-line message, as printed on stderr.
     pub error: String,
@@ -52,9 +48,8 @@ pub struct ErrorInfo {
 }
 
 /// An errno by name and number: `{"name": "ECONNREFUSED", "number": 111}`.
-#[derive(
-    Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Errno {
     /// The symbolic name, such as `"ECONNREFUSED"`.
     pub name: String,

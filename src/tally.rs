@@ -17,16 +17,8 @@ use crate::report::Errno;
 
 /// One `recv(2)`: how many bytes it was allowed to return, and how many it
 /// did. `returned_bytes` 0 means the end of the stream (the peer closed).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recv {
     /// The buffer's length: the most this call could return, in bytes.
     pub asked_bytes: u64,
@@ -36,9 +28,7 @@ pub struct Recv {
 
 /// One `send(2)`: what it was handed, what the kernel accepted, and the
 /// send queue just after.
-#[derive(
-    Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sent {
     /// The bytes handed to `send()`.
     pub asked_bytes: u64,

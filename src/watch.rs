@@ -31,16 +31,8 @@ pub struct WatchOpts {
 }
 
 /// How a watch went, in ms; part of an experiment's measurements.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Timing {
     /// True if the counters stopped moving for the stall window before the
     /// work finished.
@@ -63,17 +55,8 @@ pub struct Timing {
 }
 
 /// A time when no counter moved, in ms.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Pause {
     /// When it began, in ms since the watch began.
     pub at_ms: u64,

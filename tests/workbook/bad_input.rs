@@ -9,7 +9,7 @@ use std::net::TcpListener;
 
 use tcp_workbook::registry::EXPERIMENTS;
 
-use crate::cmd;
+use crate::{assert_usage_error, cmd};
 
 /// Which manual roles each binary has.
 fn roles(name: &str) -> (bool, bool) {
@@ -49,18 +49,6 @@ fn knob_cases(name: &str) -> Vec<Vec<&'static str>> {
         cases.push(vec!["--cycle-ms", "-5"]);
     }
     cases
-}
-
-fn assert_usage_error(name: &str, args: &[&str]) {
-    let out = cmd(name).args(args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {out:?}");
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{name} {args:?}: {err}"
-    );
-    assert_eq!(err.lines().count(), 1, "{name} {args:?}: one line: {err}");
-    assert!(err.starts_with("error: "), "{name} {args:?}: {err}");
 }
 
 /// Every binary answers a bad command line with one line and exit 2.

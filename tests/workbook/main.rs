@@ -187,3 +187,17 @@ pub fn json_report(stdout: &[u8]) -> serde_json::Value {
     serde_json::from_str(lines[0])
         .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// Runs `name args...` and checks it is a usage error: exit status 2,
+/// one line on stderr starting `error: `, no panic or backtrace.
+pub fn assert_usage_error(name: &str, args: &[&str]) {
+    let out = cmd(name).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {out:?}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{name} {args:?}: {err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{name} {args:?}: one line: {err}");
+    assert!(err.starts_with("error: "), "{name} {args:?}: {err}");
+}

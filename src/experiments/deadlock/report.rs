@@ -66,9 +66,8 @@ pub struct Case {
 }
 
 /// The byte counters of one case.
-#[derive(
-    Debug, Default, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Default, Clone, Copy)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counts {
     /// Bytes the client's `send()` calls got the kernel to accept.
     pub client_sent_bytes: u64,
