@@ -92,36 +92,45 @@ fn finish(mut server: PyServer) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// The book's sixteen-octet client, in Python, against our server.
+/// The book's sixteen-octet client, in Python, against every server of
+/// ours that speaks `tcp_sixteen.py`'s protocol.
 #[test]
-fn python_sixteen_client_against_our_server() {
+fn python_sixteen_client_against_our_servers() {
     let Some(py) = python() else { return };
-    let (mut server, port) = Background::server("sixteen");
-    let out = output_within(peer(&py, &["sixteen-client", &port.to_string()]));
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "client got b'Farewell, client'\n"
-    );
-    assert_eq!(server.wait_code(), 0);
+    for name in ["sixteen", "reuseaddr", "partial-recv"] {
+        let (mut server, port) = Background::server(name);
+        let out =
+            output_within(peer(&py, &["sixteen-client", &port.to_string()]));
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "client got b'Farewell, client'\n",
+            "{name}"
+        );
+        assert_eq!(server.wait_code(), 0, "{name}");
+    }
 }
 
-/// Our sixteen-octet client against the book's server, in Python.
+/// Every client of ours that speaks `tcp_sixteen.py`'s protocol, against
+/// the book's server, in Python.
 #[test]
-fn our_sixteen_client_against_a_python_server() {
+fn our_sixteen_clients_against_a_python_server() {
     let Some(py) = python() else { return };
-    let (server, port) = python_server(&py, "sixteen-server");
-    let ours = cmd("sixteen")
-        .args(["client", "127.0.0.1", "-p", &port.to_string()])
-        .output()
-        .unwrap();
-    assert_eq!(ours.status.code(), Some(0), "{ours:?}");
-    let theirs = finish(server);
-    assert!(theirs.status.success(), "{theirs:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&theirs.stdout),
-        "server got b'Hi there, server'\n"
-    );
+    for name in ["sixteen", "reuseaddr"] {
+        let (server, port) = python_server(&py, "sixteen-server");
+        let ours = cmd(name)
+            .args(["client", "127.0.0.1", "-p", &port.to_string()])
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), Some(0), "{name}: {ours:?}");
+        let theirs = finish(server);
+        assert!(theirs.status.success(), "{name}: {theirs:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&theirs.stdout),
+            "server got b'Hi there, server'\n",
+            "{name}"
+        );
+    }
 }
 
 /// The book's deadlock client, in Python, with a byte count small enough
