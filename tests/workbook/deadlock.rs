@@ -117,10 +117,11 @@ fn the_deadlock_is_found_as_a_cycle_of_waits() {
     }
 }
 
-/// Left stalled for 1.5 s, both sides sit in the persist state: their probe
-/// timers back off again and again, while the count of unanswered probes
-/// stays at 0 or 1, far from the 15 after which the kernel would give up.
-/// So nothing ever times out.
+/// Left stalled for 1.5 s, both connections stay ESTABLISHED and both
+/// sides' timers back off (the persist timer, or at first a retransmission
+/// of a segment the full receiver dropped), while the count of unanswered
+/// zero-window probes stays at 0 or 1, far from the 15 after which the
+/// kernel would give up.
 #[test]
 fn a_stall_left_alone_probes_a_zero_window_and_never_gives_up() {
     let out = cmd("deadlock")
