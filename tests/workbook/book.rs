@@ -393,3 +393,43 @@ fn transcript_patterns_hold_set_numbers_and_free_measured_ones() {
         "only the marked line's numbers vary"
     );
 }
+
+/// The share of an experiment file that a chapter shows: the lines inside
+/// its anchors (the book's calls and their comments) and its `//!` head,
+/// over all its lines.
+fn teaching_share(source: &str) -> (usize, usize) {
+    let (mut inside, mut teaching) = (0i32, 0);
+    let lines: Vec<&str> = source.lines().collect();
+    for line in &lines {
+        let t = line.trim();
+        if t.contains("ANCHOR: ") {
+            inside += 1;
+            teaching += 1;
+        } else if t.contains("ANCHOR_END: ") {
+            inside -= 1;
+            teaching += 1;
+        } else if inside > 0 || t.starts_with("//!") {
+            teaching += 1;
+        }
+    }
+    (teaching, lines.len())
+}
+
+/// Every experiment file is mostly what its chapter shows: at least 60%
+/// of its lines are inside anchors or in its `//!` head (plumbing belongs
+/// in the library or in the experiment's own submodule).
+#[test]
+fn experiment_files_are_mostly_the_books_calls() {
+    let mut report = vec![];
+    for e in EXPERIMENTS {
+        let path = root()
+            .join("src/experiments")
+            .join(format!("{}.rs", e.name.replace('-', "_")));
+        let (teaching, total) =
+            teaching_share(&fs::read_to_string(&path).unwrap());
+        let share = 100 * teaching / total;
+        report.push(format!("{}: {total} lines, {share}% teaching", e.name));
+        assert!(share >= 60, "{}: only {share}% of {total} lines", e.name);
+    }
+    eprintln!("{}", report.join("\n"));
+}
