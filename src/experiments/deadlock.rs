@@ -21,18 +21,12 @@
 //!   `cargo run --bin deadlock -- client 127.0.0.1 1073741824`.
 //!
 //! **Chapter.** `chapters/10-deadlock.md`. What it measures, and how it
-//! narrates that, is in `deadlock/report.rs`.
+//! narrates that, is in `deadlock/report.rs`; its knobs in `deadlock/knobs.rs`.
 
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-
-pub use report::{Case, Counts, Observed};
-use report::{
-    Counters, SERIES, Sender, label, narrate_fix, narrate_naive, watch_opts,
-};
-
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -47,6 +41,10 @@ mod report;
 
 pub use knobs::Knobs;
 use knobs::{create, parse_bytes, warn_if_slow};
+pub use report::{Case, Counts, Observed};
+use report::{
+    Counters, SERIES, Sender, label, narrate_fix, narrate_naive, watch_opts,
+};
 
 /// The client's sixteen-byte message, sent over and over.
 pub const MESSAGE: &[u8; 16] = b"capitalize this!";
