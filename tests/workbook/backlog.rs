@@ -178,18 +178,7 @@ impl Drop for Kill<'_> {
 /// for Enter: it accepts at once, and the manual client sees it accepted.
 #[test]
 fn manual_server_without_stdin_accepts_and_the_client_gets_in() {
-    let mut server = Background::start(
-        "backlog",
-        &[
-            "server",
-            "-p",
-            "0",
-            "--once",
-            "--accept-timeout-ms",
-            "10000",
-        ],
-    );
-    let port = port_in(&server.next_line());
+    let (mut server, port) = Background::server("backlog");
     let out = cmd("backlog")
         .args(["client", "127.0.0.1", "-p", &port.to_string()])
         .output()
