@@ -119,3 +119,116 @@ fn an_interrupted_default_run_ends_at_once() {
         drop(lines);
     }
 }
+
+/// Every network namespace some process is in now, by its `net:[inode]`.
+fn net_namespaces() -> std::collections::BTreeSet<String> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| std::fs::read_link(p.path().join("ns/net")).ok())
+        .map(|l| l.display().to_string())
+        .collect()
+}
+
+/// The pid of a running process whose command line is `words`.
+fn find_process(words: &[&str]) -> Option<u32> {
+    let want: Vec<u8> = words
+        .iter()
+        .flat_map(|w| [w.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|p| {
+        let pid: u32 = p.file_name().to_str()?.parse().ok()?;
+        (std::fs::read(p.path().join("cmdline")).ok()? == want
+            && crate::is_running(pid))
+        .then_some(pid)
+    })
+}
+
+/// Experiment 07 interrupted while it builds its two hosts (an `ip` made
+/// slow on purpose holds it there for 3 s): it ends within a second, and
+/// within another no process of its helper and no namespace it made is
+/// left.
+#[test]
+fn an_interrupted_two_host_run_leaves_no_namespace_and_no_process() {
+    let Some(real_ip) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("ip"))
+            .chain(["/usr/sbin/ip".into(), "/sbin/ip".into()])
+            .find(|f| f.is_file())
+    }) else {
+        eprintln!("no `ip`: the two-host interrupt test is skipped");
+        return;
+    };
+    let dir =
+        std::env::temp_dir().join(format!("slow-ip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("ip");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n{} \"$@\" || exit $?\n\
+             case \"$*\" in *\"link set vb up\"*) exec sleep 3.217 ;; esac\n",
+            real_ip.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &script,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for how in [Interrupt::Term, Interrupt::CtrlC] {
+        let before = net_namespaces();
+        let mut child = Command::new(bin("bind-interface"))
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let sleeper = loop {
+            if let Some(pid) = find_process(&["sleep", "3.217"]) {
+                break pid;
+            }
+            if child.try_wait().unwrap().is_some() || Instant::now() > deadline
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&dir);
+                eprintln!(
+                    "{how:?}: the two hosts were not built here (namespaces not permitted?); skipped"
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(
+            net_namespaces().len() > before.len(),
+            "{how:?}: the hosts exist"
+        );
+        interrupt(&mut child, how);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while (crate::is_running(sleeper) || net_namespaces() != before)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            !crate::is_running(sleeper),
+            "{how:?}: the helper's ip is left"
+        );
+        let left: Vec<String> =
+            net_namespaces().difference(&before).cloned().collect();
+        assert!(left.is_empty(), "{how:?}: namespaces left: {left:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

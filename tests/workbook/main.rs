@@ -201,3 +201,16 @@ pub fn assert_usage_error(name: &str, args: &[&str]) {
     assert_eq!(err.lines().count(), 1, "{name} {args:?}: one line: {err}");
     assert!(err.starts_with("error: "), "{name} {args:?}: {err}");
 }
+
+/// True if `pid` exists and is not a zombie.
+pub fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Socket, Type};
 use tcp_workbook::report::{ErrorInfo, Report};
 
-use crate::{Background, bin, cmd, port_in, report};
+use crate::{Background, bin, cmd, is_running, port_in, report};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -211,17 +211,4 @@ fn wait_for_child(pid: u32) -> Option<u32> {
         std::thread::sleep(Duration::from_millis(5));
     }
     None
-}
-
-/// True if `pid` exists and is not a zombie.
-fn is_running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
 }
