@@ -116,7 +116,7 @@ fn python_sixteen_client_against_our_servers() {
 #[test]
 fn our_sixteen_clients_against_a_python_server() {
     let Some(py) = python() else { return };
-    for name in ["sixteen", "reuseaddr"] {
+    for name in ["sixteen", "reuseaddr", "listening-socket"] {
         let (server, port) = python_server(&py, "sixteen-server");
         let ours = cmd(name)
             .args(["client", "127.0.0.1", "-p", &port.to_string()])
