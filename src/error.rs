@@ -77,10 +77,10 @@ fn default_hint(err: &io::Error) -> Option<&'static str> {
             "nothing listens on that address and port: start the server first, and check -p"
         }
         Errno::EADDRINUSE => {
-            "another socket holds that port: choose another with -p, or -p 0 for any free port"
+            "another socket holds that port, or a closed connection on it waits in TIME_WAIT (up to 60 s; see experiment 06): choose another with -p, or -p 0 for any free port"
         }
         Errno::EACCES => {
-            "ports below 1024 are privileged: use -p with a port of 1024 or above"
+            "permission denied: ports below 1024 need privileges (use -p 1024 or above); a file needs a directory you may write to"
         }
         Errno::EADDRNOTAVAIL => {
             "that address is not one of this machine's interfaces"

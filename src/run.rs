@@ -236,6 +236,7 @@ pub fn main<E: Experiment>(
     let command = Cli::<E::Knobs, E::Role>::command()
         .name(entry.name)
         .bin_name(entry.name)
+        .max_term_width(80)
         .about(format!(
             "{}: {} ({})",
             entry.id(),

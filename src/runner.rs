@@ -20,6 +20,7 @@ use crate::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
 #[derive(Debug, Parser)]
 #[command(
     name = "workbook",
+    max_term_width = 80,
     about = "Runs the tcp-workbook experiments and checks each against the book",
     after_help = "With no command, runs every experiment (same as `workbook run`)."
 )]
@@ -71,7 +72,8 @@ enum Cmd {
 
 /// Runs the `workbook` command with a full argument list (`args[0]` is the
 /// program name) and returns its exit status: 0 if every experiment ran
-/// matched the book, 1 if any did not (or timed out), 2 for a usage error.
+/// matched the book, 1 if any did not (or timed out), 2 for a usage error,
+/// or if an experiment could not run at all (its report says `error`).
 pub fn main(args: Vec<OsString>) -> ExitCode {
     // A namespace helper started by an experiment (see `netns`).
     if let Some(code) = crate::netns::helper_if_asked() {
@@ -118,8 +120,30 @@ fn list() {
     for e in EXPERIMENTS {
         line(&format!("{}  {:<18} {}", e.id(), e.name, e.title));
         line(&format!("    {}", e.passage));
-        line(&format!("    expects {}: {}", e.expected, e.predicts));
+        let expects = format!("expects {}: {}", e.expected, e.predicts);
+        wrap(&expects, 76)
+            .iter()
+            .for_each(|l| line(&format!("    {l}")));
     }
+}
+
+/// Splits `text` into lines of at most `width` columns, at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().expect("one line at least");
+        if !last.is_empty()
+            && last.chars().count() + 1 + word.chars().count() > width
+        {
+            lines.push(word.to_owned());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
 }
 
 fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
@@ -142,16 +166,19 @@ fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
             "No.", "experiment", "expected", "observed", "ok"
         ));
     }
-    let mut all_matched = true;
+    let (mut all_matched, mut any_error) = (true, false);
     in_parallel(&chosen, rest, args, |e, report| {
         all_matched &= report.matched;
+        any_error |= report.observed == "error";
         print_row(e, &report, args.json);
     });
-    if all_matched {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_MISMATCH)
-    }
+    // An experiment that could not run (bad arguments after --, a port it
+    // could not get) is a usage or environment error, as for one binary.
+    ExitCode::from(match (any_error, all_matched) {
+        (true, _) => EXIT_USAGE,
+        (false, true) => 0,
+        (false, false) => EXIT_MISMATCH,
+    })
 }
 
 /// `--repeat N`: the selection N times. The table prints one line per
@@ -296,6 +323,8 @@ pub fn run_child(
         }
     };
     let mut command = Command::new(exe);
+    // The runner always asks for JSON; a --json of the user's is the same.
+    let args = args.iter().filter(|a| a.as_os_str() != "--json");
     command.args(["exec", e.name, "--", "--json"]).args(args);
     let (status, stdout, stderr) = match run_with_deadline(command, deadline) {
         Ok(Finished::Exited {
@@ -307,7 +336,9 @@ pub fn run_child(
             let ms = deadline.as_millis();
             return failed(
                 "timeout",
-                format!("killed after its deadline of {ms} ms"),
+                format!(
+                    "killed after its deadline of {ms} ms (--deadline-ms allows more)"
+                ),
             );
         }
         Err(err) => {

@@ -576,17 +576,24 @@ fn manual_client(
     };
     let quiet = watched.timing.elapsed_ms - watched.timing.last_progress_ms;
     say.say(format!("STALLED: no byte moved for {quiet} ms."));
-    say.say(match window {
-        Some(0) => format!(
-            "  The server's window is 0 and {queued} bytes wait in our send \
-             queue: the server stopped reading. This is the deadlock."
-        ),
-        Some(w) => format!(
-            "  The server's window is still {w} bytes: it is not answering, \
-             but this is not the deadlock."
-        ),
-        None => "  (TCP_INFO's window is not available here.)".to_owned(),
-    });
+    let lines = match window {
+        Some(0) => [
+            format!("  The server's window is 0; {queued} bytes wait in our"),
+            "  send queue: the server stopped reading. The deadlock.".into(),
+        ],
+        Some(w) => [
+            format!("  The server's window is still {w} bytes: it is not"),
+            "  answering, but this is not the deadlock.".into(),
+        ],
+        None => [
+            "  (TCP_INFO's window is not available here.)".into(),
+            "".into(),
+        ],
+    };
+    lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .for_each(|l| say.say(l));
     say.say(
         "  The fix: read while writing (cargo run --bin deadlock -- --fixed).",
     );

@@ -81,7 +81,12 @@ fn every_binary_answers_bad_arguments_with_one_line_and_exit_2() {
             assert_usage_error(name, &args);
         }
     }
-    for args in [&["--nonsense"][..], &["--deadline-ms", "0"], &["run", "99"]] {
+    for args in [
+        &["--nonsense"][..],
+        &["--deadline-ms", "0"],
+        &["run", "99"],
+        &["run", "10", "--", "--bogus"],
+    ] {
         let out = cmd("workbook").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "workbook {args:?}: {out:?}");
     }

@@ -125,3 +125,16 @@ fn repeat_reports_each_mismatch_with_its_round() {
     }
     assert!(text.contains("2 rounds, 2 runs, 2 mismatches"), "{text}");
 }
+
+/// Arguments after `--` go to the one experiment named; a `--json` among
+/// them is the runner's own and does no harm.
+#[test]
+fn arguments_after_dashes_reach_the_experiment() {
+    let out = cmd("workbook")
+        .args(["--json", "run", "10", "--", "--bytes", "64KiB", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let r = crate::json_report(&out.stdout);
+    assert_eq!(r["observed"], "large_case_completed", "{r}");
+}
