@@ -249,10 +249,21 @@ pub fn main<E: Experiment>(
         .unwrap_or_else(|e| usage_error(e, entry.name));
     let mut ctx = Ctx {
         entry,
-        json: cli.common.json && cli.role.is_none(),
+        json: cli.common.json,
         timeout: Duration::from_millis(cli.common.timeout_ms),
         say: Narrator::plain(),
     };
+    if cli.common.json && cli.role.is_some() {
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "error: --json reports a default run, not a manual role; \
+                 hint: run `{} --json` without a role\n",
+                entry.name
+            ),
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     if let Some(role) = cli.role {
         return E::role(role, &cli.knobs, &ctx).unwrap_or_else(|e| {
             narrate::error_line(&e);

@@ -69,6 +69,7 @@ fn every_binary_answers_bad_arguments_with_one_line_and_exit_2() {
             }
             cases.push(vec!["client", "nosuch.invalid"]);
             cases.push(vec!["client", ""]);
+            cases.push(vec!["client", "127.0.0.1", "--json"]);
         }
         if server {
             for port in ["70000", "-1", "abc"] {
