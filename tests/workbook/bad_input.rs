@@ -132,3 +132,17 @@ fn every_role_reports_a_port_in_use_and_a_refused_connect() {
         "refused explains it: {out:?}"
     );
 }
+
+/// `--json` asks for a default run's report; with a manual role it is a
+/// usage error that says so, not a flag silently ignored.
+#[test]
+fn json_with_a_manual_role_is_refused() {
+    let out = cmd("sixteen")
+        .args(["client", "127.0.0.1", "-p", "1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: --json"), "{err}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
