@@ -69,19 +69,8 @@ fn large(r: &Report<Observed>) -> &Case {
 }
 
 /// The kernel's TcpExt counters (`/proc/net/netstat`), by name.
-fn tcp_ext() -> BTreeMap<String, i64> {
-    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
-    let lines: Vec<&str> =
-        text.lines().filter(|l| l.starts_with("TcpExt:")).collect();
-    let (Some(names), Some(values)) = (lines.first(), lines.get(1)) else {
-        return BTreeMap::new();
-    };
-    names
-        .split_whitespace()
-        .zip(values.split_whitespace())
-        .skip(1)
-        .filter_map(|(n, v)| Some((n.to_owned(), v.parse().ok()?)))
-        .collect()
+fn tcp_ext() -> BTreeMap<String, u64> {
+    tcp_workbook::kernel::tcp_ext_counters().unwrap_or_default()
 }
 
 const COUNTERS: [&str; 4] = [
@@ -103,7 +92,9 @@ fn series(title: &str, runs: usize, args: &[&str]) {
         let (ms, r) = run(args);
         let after = tcp_ext();
         for c in COUNTERS {
-            let d = after.get(c).unwrap_or(&0) - before.get(c).unwrap_or(&0);
+            let (a, b) =
+                (after.get(c).unwrap_or(&0), before.get(c).unwrap_or(&0));
+            let d = a.saturating_sub(*b);
             counters.entry(c).or_default().push(d as f64);
         }
         mismatches += usize::from(!r.matched);

@@ -215,6 +215,23 @@ pub fn somaxconn() -> Option<u32> {
         .ok()
 }
 
+/// Every `TcpExt` counter of this network namespace, by name without the
+/// prefix (`ListenOverflows`, `TCPWantZeroWindowAdv`), from
+/// `/proc/net/netstat` (what `nstat -az` shows). `None` where that file
+/// does not exist or has no `TcpExt` rows.
+pub fn tcp_ext_counters() -> Option<std::collections::BTreeMap<String, u64>> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    // Pairs of lines: `TcpExt: Name1 Name2 ...`, `TcpExt: 1 2 ...`.
+    let mut rows = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (rows.next()?, rows.next()?);
+    let pairs = names.split_whitespace().zip(values.split_whitespace());
+    let counters = pairs
+        .skip(1)
+        .filter_map(|(n, v)| Some((n.to_owned(), v.parse().ok()?)))
+        .collect();
+    Some(counters)
+}
+
 /// Two of the kernel's TCP counters for listening sockets, from
 /// `/proc/net/netstat` (`nstat -az TcpExtListenOverflows`). They count for
 /// the whole network namespace, every process in it included.
@@ -233,17 +250,10 @@ impl ListenCounters {
     /// Reads both counters now; `None` where `/proc/net/netstat` does not
     /// exist or lacks them.
     pub fn read() -> Option<ListenCounters> {
-        let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
-        // Pairs of lines: `TcpExt: Name1 Name2 ...`, `TcpExt: 1 2 ...`.
-        let mut rows = text.lines().filter(|l| l.starts_with("TcpExt:"));
-        let (names, values) = (rows.next()?, rows.next()?);
-        let find = |want: &str| {
-            let at = names.split_whitespace().position(|n| n == want)?;
-            values.split_whitespace().nth(at)?.parse().ok()
-        };
+        let counters = tcp_ext_counters()?;
         Some(ListenCounters {
-            overflows: find("ListenOverflows")?,
-            drops: find("ListenDrops")?,
+            overflows: *counters.get("ListenOverflows")?,
+            drops: *counters.get("ListenDrops")?,
         })
     }
 
