@@ -19,10 +19,17 @@ pub fn line(text: &str) {
     }
 }
 
-/// Prints an error on stderr as one line: `error: ` and the error's whole
-/// chain, joined with `: `.
-pub fn error_line(err: &anyhow::Error) {
+/// Prints an error on stderr as one line: `error: ` and the error (an
+/// `anyhow::Error`'s whole chain, joined with `: `). A closed stderr is
+/// ignored rather than a panic, as `eprintln!` would make it.
+pub fn error_line(err: impl std::fmt::Display) {
     let _ = writeln!(io::stderr().lock(), "error: {err:#}");
+}
+
+/// Prints a note on stderr as one line, `note: ` and the text (a warning
+/// that does not stop the run); a closed stderr is ignored.
+pub fn note_line(text: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "note: {text}");
 }
 
 fn die_of_sigpipe() -> ! {

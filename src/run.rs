@@ -217,10 +217,9 @@ pub fn usage_error(e: clap::Error, program: &str) -> ! {
     let lines: Vec<&str> =
         text.lines().take_while(|l| !l.trim().is_empty()).collect();
     let first = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
-    let _ = std::io::Write::write_fmt(
-        &mut std::io::stderr(),
-        format_args!("{first}; hint: see `{program} --help`\n"),
-    );
+    // clap's line already starts with "error: ".
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    narrate::error_line(format_args!("{first}; hint: see `{program} --help`"));
     std::process::exit(i32::from(EXIT_USAGE))
 }
 
@@ -254,14 +253,11 @@ pub fn main<E: Experiment>(
         say: Narrator::plain(),
     };
     if cli.common.json && cli.role.is_some() {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "error: --json reports a default run, not a manual role; \
-                 hint: run `{} --json` without a role\n",
-                entry.name
-            ),
-        );
+        narrate::error_line(format_args!(
+            "--json reports a default run, not a manual role; \
+             hint: run `{} --json` without a role",
+            entry.name
+        ));
         return ExitCode::from(EXIT_USAGE);
     }
     if let Some(role) = cli.role {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use wait_timeout::ChildExt;
 
-use crate::narrate::line;
+use crate::narrate::{error_line, line};
 use crate::registry::{self, EXPERIMENTS};
 use crate::report::{ErrorInfo, Report};
 use crate::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
@@ -92,9 +92,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         },
         Some(Cmd::Run { ids, args: rest }) => {
             if !rest.is_empty() && ids.len() != 1 {
-                eprintln!(
-                    "error: arguments after -- go to one experiment; hint: \
-                     name exactly one, as in `workbook run 10 -- --bytes 4MiB`"
+                error_line(
+                    "arguments after -- go to one experiment; hint: \
+                     name exactly one, as in `workbook run 10 -- --bytes 4MiB`",
                 );
                 return ExitCode::from(EXIT_USAGE);
             }
@@ -109,10 +109,10 @@ fn unknown(id: &str) -> ExitCode {
         .iter()
         .map(|e| format!("{} {}", e.id(), e.name))
         .collect();
-    eprintln!(
-        "error: no experiment {id:?}; hint: the experiments are {}",
+    error_line(format_args!(
+        "no experiment {id:?}; hint: the experiments are {}",
         known.join(", ")
-    );
+    ));
     ExitCode::from(EXIT_USAGE)
 }
 

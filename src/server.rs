@@ -17,8 +17,8 @@ use crate::args::ServerArgs;
 use crate::deadline;
 use crate::error::{Op, SocketError};
 use crate::kernel::{self, ListenCounters, ListenQueue};
-use crate::names;
 use crate::run::Ctx;
+use crate::{names, narrate};
 
 /// Waits at most `timeout` for a connection on `listener`, then accepts
 /// it: `poll(2)` for `POLLIN`, then `accept(2)`. Returns the connected
@@ -73,7 +73,7 @@ pub fn serve(
             Ok(accepted) => accepted,
             // A client that gave up between its SYN and our accept().
             Err(e) if e.errno_name().as_deref() == Some("ECONNABORTED") => {
-                eprintln!("error: {e}");
+                narrate::error_line(&e);
                 continue;
             }
             Err(e) if e.errno_name().as_deref() == Some("ETIMEDOUT") => {
@@ -97,7 +97,7 @@ pub fn serve(
             Ok(()) if args.once => return Ok(ExitCode::SUCCESS),
             Ok(()) => {}
             Err(e) if args.once => return Err(e),
-            Err(e) => eprintln!("error: {e:#}"),
+            Err(e) => narrate::error_line(&e),
         }
     }
 }

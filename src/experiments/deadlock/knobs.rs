@@ -66,19 +66,19 @@ pub(super) fn warn_if_slow(k: &Knobs) {
     let calls = k.bytes / k.fix_chunk as u64;
     if k.fix_chunk < 1024 && calls > 10_000_000 {
         let mib = k.bytes >> 20;
-        eprintln!(
-            "note: the fix sends {mib} MiB in {calls} sendall() calls of {} \
+        crate::narrate::note_line(format_args!(
+            "the fix sends {mib} MiB in {calls} sendall() calls of {} \
              bytes; at about 5 MiB/s that takes minutes (--fix-chunk 64KiB: \
              seconds)",
             k.fix_chunk
-        );
+        ));
     } else if k.bytes >= 1 << 30 {
         let mib = k.bytes >> 20;
-        eprintln!(
-            "note: the fix sends {mib} MiB: about 360 MiB/s in a release \
+        crate::narrate::note_line(format_args!(
+            "the fix sends {mib} MiB: about 360 MiB/s in a release \
              build here (cargo run --release), several times slower in \
              cargo run's debug build"
-        );
+        ));
     }
 }
 
