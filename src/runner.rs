@@ -121,29 +121,10 @@ fn list() {
         line(&format!("{}  {:<18} {}", e.id(), e.name, e.title));
         line(&format!("    {}", e.passage));
         let expects = format!("expects {}: {}", e.expected, e.predicts);
-        wrap(&expects, 76)
-            .iter()
-            .for_each(|l| line(&format!("    {l}")));
-    }
-}
-
-/// Splits `text` into lines of at most `width` columns, at spaces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
-        let last = lines.last_mut().expect("one line at least");
-        if !last.is_empty()
-            && last.chars().count() + 1 + word.chars().count() > width
-        {
-            lines.push(word.to_owned());
-        } else {
-            if !last.is_empty() {
-                last.push(' ');
-            }
-            last.push_str(word);
+        for l in textwrap::wrap(&expects, 76) {
+            line(&format!("    {l}"));
         }
     }
-    lines
 }
 
 fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
