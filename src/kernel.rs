@@ -106,6 +106,11 @@ pub struct TcpInfo {
     pub backoff: u8,
     /// The retransmission timeout, in µs (`tcpi_rto`).
     pub rto_us: u32,
+    /// The most this side sends in one segment, in bytes (`tcpi_snd_mss`):
+    /// on loopback often tens of KiB, as Linux bounds it by half the largest
+    /// window the peer has advertised. Linux does not send into a window
+    /// smaller than this until its persist timer fires.
+    pub segment_bytes: u32,
     /// Segments this connection has sent again, SYNs included
     /// (`tcpi_total_retrans`): 1 for a client whose first SYN was dropped
     /// and whose first retry got through.
@@ -128,6 +133,29 @@ pub fn send_queue_bytes(sock: &impl AsFd) -> io::Result<u32> {
 /// The error of `ioctl(2)`; `Unsupported` off Linux.
 pub fn recv_queue_bytes(sock: &impl AsFd) -> io::Result<u32> {
     imp::queue(sock, imp::Queue::Recv)
+}
+
+/// Sets `sock`'s lower bound on the retransmission timeout to `us` µs:
+/// `setsockopt(2)` `IPPROTO_TCP` `TCP_RTO_MIN_US` (Linux's default is
+/// 200 ms; the kernel rounds to its clock tick, 4 ms here). It bounds how
+/// soon a dropped segment is sent again; the persist timer, which probes a
+/// zero window, keeps its own 200 ms minimum (measured in experiment 10).
+///
+/// # Errors
+/// The error of `setsockopt(2)`: `ENOPROTOOPT` from a kernel without the
+/// option (Linux 6.18 here has it; older ones not verified), `EINVAL` for
+/// a value it refuses (1000 µs here); `Unsupported` off Linux.
+pub fn set_rto_min(sock: &impl AsFd, us: u32) -> io::Result<()> {
+    imp::set_rto_min(sock, us)
+}
+
+/// Returns `sock`'s lower bound on the retransmission timeout, in µs, as
+/// the kernel holds it after rounding: `getsockopt(2)` `TCP_RTO_MIN_US`.
+///
+/// # Errors
+/// As for [`set_rto_min`].
+pub fn rto_min_us(sock: &impl AsFd) -> io::Result<u32> {
+    imp::rto_min_us(sock)
 }
 
 /// Reads `sock`'s `TCP_INFO` with `getsockopt(2)` (`IPPROTO_TCP`, `TCP_INFO`).
@@ -407,6 +435,16 @@ pub struct Ends {
     pub client_backoff: u8,
     /// How often the server's probe timer has backed off.
     pub server_backoff: u8,
+    /// The most the client sends in one segment, in bytes (`tcpi_snd_mss`).
+    pub client_segment_bytes: u32,
+    /// The most the server sends in one segment, in bytes.
+    pub server_segment_bytes: u32,
+    /// The timer the kernel runs on the client's socket, as [`TcpTimer`]
+    /// prints it (`"persist"`, `"retransmit"`, …); `None` where
+    /// `/proc/net/tcp` could not be read.
+    pub client_timer: Option<String>,
+    /// The timer the kernel runs on the server's socket.
+    pub server_timer: Option<String>,
 }
 
 impl Ends {
@@ -422,6 +460,10 @@ impl Ends {
             server_probes: s.probes,
             client_backoff: c.backoff,
             server_backoff: s.backoff,
+            client_segment_bytes: c.segment_bytes,
+            server_segment_bytes: s.segment_bytes,
+            client_timer: timer(client).ok().map(|t| t.to_string()),
+            server_timer: timer(server).ok().map(|t| t.to_string()),
         })
     }
 }
@@ -541,23 +583,32 @@ impl TcpRow {
 /// `/proc`, as on macOS), or `InvalidData` for a line this parser does not
 /// understand.
 pub fn tcp_rows(keep: impl Fn(&TcpRow) -> bool) -> io::Result<Vec<TcpRow>> {
-    let tick_ms = 1000 / clock_ticks_per_second();
     let mut rows = Vec::new();
+    tcp_rows_with(|row, _| {
+        if keep(&row) {
+            rows.push(row);
+        }
+    })?;
+    Ok(rows)
+}
+
+/// Calls `each` with every row of `/proc/net/tcp`, then `/proc/net/tcp6`,
+/// and the row's timer code (column `tr`).
+fn tcp_rows_with(mut each: impl FnMut(TcpRow, u8)) -> io::Result<()> {
+    let tick_ms = 1000 / clock_ticks_per_second();
     for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let text = match std::fs::read_to_string(file) {
             Err(e) if file.ends_with('6') && e.kind() == NotFound => continue,
             read => read?,
         };
         for line in text.lines().skip(1) {
-            let row = parse_tcp_row(line, tick_ms).ok_or_else(|| {
+            let (row, tr) = parse_tcp_row(line, tick_ms).ok_or_else(|| {
                 io::Error::new(InvalidData, format!("{file}: {line}"))
             })?;
-            if keep(&row) {
-                rows.push(row);
-            }
+            each(row, tr);
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Re-reads the table of TCP sockets (as [`tcp_rows`] with no filter)
@@ -639,14 +690,76 @@ impl fmt::Display for TcpRow {
     }
 }
 
+/// Which of its timers the kernel has running on a TCP socket: column `tr`
+/// of `/proc/net/tcp` (`proc(5)`; `ss -o` prints the same as `timer:(…)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpTimer {
+    /// `0`: none.
+    None,
+    /// `1`: the retransmission timer (also the loss probe): sent data waits
+    /// for its acknowledgement.
+    Retransmit,
+    /// `2`: the keepalive timer (`SO_KEEPALIVE`), or another one not named
+    /// here.
+    Keepalive,
+    /// `3`: a `TIME_WAIT` entry's timer.
+    TimeWait,
+    /// `4`: the persist (zero-window probe) timer: the socket has data to
+    /// send, nothing sent is waiting for an acknowledgement, and the peer's
+    /// window is too small to send into (0, or less than one segment), so
+    /// the kernel only probes it, first after one RTO (200 ms or more),
+    /// then at doubling intervals. `ss -o` shows `timer:(persist,…)`.
+    Persist,
+}
+
+/// `persist`, as `ss -o` names it; `retransmit` where `ss` says `on`.
+impl fmt::Display for TcpTimer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TcpTimer::None => "none",
+            TcpTimer::Retransmit => "retransmit",
+            TcpTimer::Keepalive => "keepalive",
+            TcpTimer::TimeWait => "timewait",
+            TcpTimer::Persist => "persist",
+        })
+    }
+}
+
+/// Returns the timer the kernel has running on the connected socket `sock`,
+/// by finding its row (its own and its peer's address) in `/proc/net/tcp`
+/// or `/proc/net/tcp6`. The cost is one read of those tables, which list
+/// every TCP socket in the network namespace.
+///
+/// # Errors
+/// As for [`tcp_rows`]; `ENOTCONN` if `sock` has no peer; `NotFound` if
+/// the tables have no row for it.
+pub fn timer(sock: &impl AsFd) -> io::Result<TcpTimer> {
+    let sock = socket2::SockRef::from(sock);
+    let local = sock.local_addr()?.as_socket();
+    let remote = sock.peer_addr()?.as_socket();
+    let mut found = None;
+    tcp_rows_with(|row, tr| {
+        if Some(row.local) == local && Some(row.remote) == remote {
+            found = Some(tr);
+        }
+    })?;
+    Ok(match found.ok_or_else(|| io::Error::from(NotFound))? {
+        0 => TcpTimer::None,
+        1 => TcpTimer::Retransmit,
+        3 => TcpTimer::TimeWait,
+        4 => TcpTimer::Persist,
+        _ => TcpTimer::Keepalive,
+    })
+}
+
 /// Parses one line of `/proc/net/tcp`:
 /// `sl local_address rem_address st tx:rx tr:when ...`; addresses are
 /// hexadecimal 32-bit words in the kernel's byte order, ports in hex.
-fn parse_tcp_row(line: &str, tick_ms: u64) -> Option<TcpRow> {
+fn parse_tcp_row(line: &str, tick_ms: u64) -> Option<(TcpRow, u8)> {
     let fields: Vec<&str> = line.split_whitespace().collect();
     let (tr, when) = fields.get(5)?.split_once(':')?;
     let ticks = u64::from_str_radix(when, 16).ok()?;
-    Some(TcpRow {
+    let row = TcpRow {
         local: parse_hex_addr(fields.get(1)?)?,
         remote: parse_hex_addr(fields.get(2)?)?,
         state: TcpState::from_linux(
@@ -654,7 +767,8 @@ fn parse_tcp_row(line: &str, tick_ms: u64) -> Option<TcpRow> {
         )
         .to_string(),
         timer_left_ms: (tr != "00").then_some(ticks * tick_ms),
-    })
+    };
+    Some((row, u8::from_str_radix(tr, 16).ok()?))
 }
 
 /// `0100007F:0424` is 127.0.0.1:1060 (on a little-endian machine).
@@ -788,8 +902,53 @@ mod imp {
             probes: info.tcpi_probes,
             backoff: info.tcpi_backoff,
             rto_us: info.tcpi_rto,
+            segment_bytes: info.tcpi_snd_mss,
             total_retransmits: info.tcpi_total_retrans,
         })
+    }
+
+    /// `TCP_RTO_MIN_US` in Linux's `include/uapi/linux/tcp.h`; the libc
+    /// crate does not name it yet.
+    const TCP_RTO_MIN_US: libc::c_int = 45;
+
+    pub fn set_rto_min(sock: &impl AsFd, us: u32) -> io::Result<()> {
+        let value = libc::c_int::try_from(us)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: the pointer and length describe `value`, an int, which
+        // is what the kernel reads for this option.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_fd().as_raw_fd(),
+                libc::IPPROTO_TCP,
+                TCP_RTO_MIN_US,
+                (&value as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub fn rto_min_us(sock: &impl AsFd) -> io::Result<u32> {
+        let mut value: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: the pointer and length describe `value`; the kernel
+        // writes at most `len` bytes.
+        let rc = unsafe {
+            libc::getsockopt(
+                sock.as_fd().as_raw_fd(),
+                libc::IPPROTO_TCP,
+                TCP_RTO_MIN_US,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(value as u32)
     }
 
     pub fn listen_queue(sock: &impl AsFd) -> io::Result<ListenQueue> {
@@ -861,6 +1020,14 @@ mod imp {
         Err(unsupported())
     }
 
+    pub fn set_rto_min(_sock: &impl AsFd, _us: u32) -> io::Result<()> {
+        Err(unsupported())
+    }
+
+    pub fn rto_min_us(_sock: &impl AsFd) -> io::Result<u32> {
+        Err(unsupported())
+    }
+
     pub fn tcp_info(_sock: &impl AsFd) -> io::Result<TcpInfo> {
         Err(unsupported())
     }
@@ -888,20 +1055,22 @@ mod tests {
     fn proc_net_tcp_lines_parse() {
         let listen = "   0: 0100007F:0424 00000000:0000 0A 00000000:00000000 \
                       00:00000000 00000000     0        0 12345 1";
-        let row = parse_tcp_row(listen, 10).unwrap();
+        let (row, tr) = parse_tcp_row(listen, 10).unwrap();
+        assert_eq!(tr, 0);
         assert_eq!(row.local, "127.0.0.1:1060".parse().unwrap());
         assert_eq!(row.remote, "0.0.0.0:0".parse().unwrap());
         assert!(row.is(TcpState::Listen));
         assert_eq!(row.timer_left_ms, None);
         let tw = "   1: 0100007F:0424 0100007F:E02A 06 00000000:00000000 \
                   03:0000176D 00000000     0        0 0 3";
-        let row = parse_tcp_row(tw, 10).unwrap();
+        let (row, tr) = parse_tcp_row(tw, 10).unwrap();
+        assert_eq!(tr, 3);
         assert_eq!(row.remote, "127.0.0.1:57386".parse().unwrap());
         assert_eq!(row.state, "TIME_WAIT");
         assert_eq!(row.timer_left_ms, Some(59_970));
         let v6 = "0: 00000000000000000000000001000000:0424 \
                   00000000000000000000000000000000:0000 0A 0:0 00:00000000";
-        let row = parse_tcp_row(v6, 10).unwrap();
+        let (row, _) = parse_tcp_row(v6, 10).unwrap();
         assert_eq!(row.local, "[::1]:1060".parse().unwrap());
         assert!(parse_tcp_row("  sl  local_address", 10).is_none());
     }
@@ -1008,6 +1177,61 @@ mod tests {
         });
         assert_eq!(sent.unwrap_err().raw_os_error(), Some(nix::libc::EPIPE));
         assert_eq!(raised, Some(false));
+    }
+
+    /// A sender whose peer never reads ends in the persist state: once the
+    /// peer's receive queue is full, the kernel's timer on the sender is
+    /// the zero-window probe timer (an idle connection runs none), and the
+    /// window it probes is 0 or smaller than one segment.
+    #[test]
+    fn a_sender_facing_a_full_receiver_runs_the_persist_timer() {
+        let t = Duration::from_secs(10);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client =
+            TcpStream::connect_timeout(&listener.local_addr().unwrap(), t)
+                .unwrap();
+        crate::deadline::wait_readable(&listener, t).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        assert_eq!(timer(&client).unwrap(), TcpTimer::None);
+        client.set_nonblocking(true).unwrap();
+        let end = Instant::now() + t;
+        let mut last = TcpTimer::None;
+        while Instant::now() < end {
+            // Keep the send queue full: the kernel sends what the window
+            // allows, then only probes.
+            while (&client).write(&[7; 65536]).is_ok() {}
+            last = timer(&client).unwrap();
+            if last == TcpTimer::Persist {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(last, TcpTimer::Persist);
+        // The window is 0, or smaller than a segment: Linux does not send
+        // into it until the timer fires.
+        let info = tcp_info(&client).unwrap();
+        let window = info.send_window_bytes.unwrap_or(0);
+        assert!(
+            window < info.segment_bytes,
+            "{window} {}",
+            info.segment_bytes
+        );
+    }
+
+    /// TCP_RTO_MIN_US reads back what was set, rounded to the kernel's
+    /// clock tick, where the kernel has the option (Linux 6.18 here).
+    #[test]
+    fn rto_min_reads_back_what_was_set() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        match rto_min_us(&listener) {
+            Ok(us) => assert!(us >= 8000, "the default is 200 ms: {us}"),
+            Err(e) => {
+                return eprintln!("no TCP_RTO_MIN_US here ({e}); skipped");
+            }
+        }
+        set_rto_min(&listener, 8000).unwrap();
+        let us = rto_min_us(&listener).unwrap();
+        assert!((8000..12000).contains(&us), "{us}");
     }
 
     /// The kernel's listen counters can be read and do not go backwards.
