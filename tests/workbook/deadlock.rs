@@ -115,6 +115,30 @@ fn the_deadlock_is_found_as_a_cycle_of_waits() {
     {
         assert_eq!((c, s), (0, 0));
     }
+    // Each kernel probes the zero window (persist), or still resends a
+    // segment the full receiver dropped; neither is idle.
+    for timer in [&tcp.client_timer, &tcp.server_timer] {
+        let timer = timer.as_deref().expect("/proc/net/tcp on Linux");
+        assert!(["persist", "retransmit"].contains(&timer), "{tcp:?}");
+    }
+}
+
+/// The default run lowers TCP_RTO_MIN_US to 8 ms on its sockets where the
+/// kernel has the option; `--rto-min-ms 0` leaves the kernel's (200 ms).
+#[test]
+fn the_default_run_resends_dropped_segments_after_8_ms() {
+    let Some(us) = case("large").rto_min_us else {
+        return eprintln!("no TCP_RTO_MIN_US on this kernel; skipped");
+    };
+    assert!((8000..12000).contains(&us), "{us} µs");
+    let out = cmd("deadlock")
+        .args(["--json", "--rto-min-ms", "0", "--bytes", "16"])
+        .output()
+        .unwrap();
+    let r: Report<Observed> = report(&out.stdout);
+    let fresh = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let kernels = tcp_workbook::kernel::rto_min_us(&fresh).ok();
+    assert_eq!(r.measurements.fixed.rto_min_us, kernels, "200 ms here");
 }
 
 /// Left stalled for 1.5 s, both connections stay ESTABLISHED and both

@@ -23,13 +23,18 @@ pub struct Knobs {
     /// SO_RCVBUF for both sides, set before connect/listen: a size, or auto.
     #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = args::parse_buffer_size)]
     pub(super) rcvbuf: BufferSize,
+    /// TCP_RTO_MIN_US for both sides, in ms: how soon a segment the full
+    /// receiver dropped is sent again (our choice: 8; Linux's default:
+    /// 200); 0 leaves the kernel's. Skipped where the kernel refuses it.
+    #[arg(long, global = true, value_name = "MS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=200))]
+    pub(super) rto_min_ms: u32,
     /// Declare a deadlock after this many ms without any byte moving.
     #[arg(long, global = true, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub(super) stall_ms: u64,
     /// Declare the deadlock once the cycle test (both sides waiting to
     /// send, both windows 0) has held this many ms with nothing moving;
     /// 0 turns the test off, leaving --stall-ms alone.
-    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    #[arg(long, value_name = "MS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub(super) cycle_ms: u64,
     /// Bytes the fixed client hands to each sendall() (our choice: 64 KiB,
     /// so the fix takes milliseconds; 16 is the book's message).

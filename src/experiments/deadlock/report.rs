@@ -58,6 +58,10 @@ pub struct Case {
     pub tcp: Option<kernel::Ends>,
     /// The buffer sizes read back with `getsockopt`.
     pub buffers: kernel::Buffers,
+    /// The client's `TCP_RTO_MIN_US` read back, in µs (`--rto-min-ms`
+    /// after the kernel's rounding); `None` where the kernel has no such
+    /// option.
+    pub rto_min_us: Option<u32>,
     /// MiB per second through the whole case (the fix only).
     pub throughput_mib_per_s: Option<f64>,
     /// Threads and descriptors the case left behind (0 and 0).
@@ -165,6 +169,16 @@ pub(super) fn narrate_naive(say: &Narrator, case: &Case) {
             (w(t.client_send_window_bytes), w(t.server_send_window_bytes));
         say.say(format!("   TCP_INFO send window: client {cw}, server {sw}"));
         say.say(format!(
+            "   TCP_INFO segment size: client {} bytes, server {} bytes",
+            t.client_segment_bytes, t.server_segment_bytes
+        ));
+        let timer = |x: &Option<String>| x.clone().unwrap_or("unknown".into());
+        say.say(format!(
+            "   kernel timer (/proc/net/tcp): client {}, server {}",
+            timer(&t.client_timer),
+            timer(&t.server_timer)
+        ));
+        say.say(format!(
             "   TCP_INFO state: client {}, server {}",
             t.client_state, t.server_state
         ));
@@ -175,6 +189,11 @@ pub(super) fn narrate_naive(say: &Narrator, case: &Case) {
     say.say(format!("     client SO_SNDBUF {cs}, SO_RCVBUF {cr}"));
     let (ss, sr) = (b.server_sndbuf_bytes, b.server_rcvbuf_bytes);
     say.say(format!("     server SO_SNDBUF {ss}, SO_RCVBUF {sr}"));
+    if let Some(us) = case.rto_min_us {
+        say.say(format!(
+            "   TCP_RTO_MIN_US read back: {us} µs (Linux's default: 200000)"
+        ));
+    }
     let (total, sent) = (b.total_bytes(), n.client_sent_bytes);
     let pct = 100.0 * sent as f64 / total as f64;
     say.say(format!(
