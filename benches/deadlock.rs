@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use plotters::prelude::*;
 use tcp_workbook::experiments::deadlock::{Case, Observed};
-use tcp_workbook::report::Report;
+use tcp_workbook::lab::report::Report;
 
 fn run(args: &[&str]) -> (f64, Report<Observed>) {
     let start = Instant::now();
@@ -70,7 +70,7 @@ fn large(r: &Report<Observed>) -> &Case {
 
 /// The kernel's TcpExt counters (`/proc/net/netstat`), by name.
 fn tcp_ext() -> BTreeMap<String, u64> {
-    tcp_workbook::kernel::tcp_ext_counters().unwrap_or_default()
+    tcp_workbook::lab::kernel::tcp_ext_counters().unwrap_or_default()
 }
 
 const COUNTERS: [&str; 4] = [

@@ -97,7 +97,7 @@ fn main() {
     println!("(medians of {n} release-build runs)\n");
     println!("| what | time to verdict | process wall time |");
     println!("|---|---|---|");
-    let names: Vec<&str> = tcp_workbook::registry::EXPERIMENTS
+    let names: Vec<&str> = tcp_workbook::workbook::registry::EXPERIMENTS
         .iter()
         .map(|e| e.name)
         .collect();

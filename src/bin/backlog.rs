@@ -3,5 +3,5 @@
 //! Run: `cargo run --bin backlog` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("backlog")
+    tcp_workbook::workbook::registry::main("backlog")
 }

@@ -3,5 +3,5 @@
 //! Run: `cargo run --bin bind-port` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("bind-port")
+    tcp_workbook::workbook::registry::main("bind-port")
 }

@@ -3,5 +3,5 @@
 //! Run: `cargo run --bin deadlock` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("deadlock")
+    tcp_workbook::workbook::registry::main("deadlock")
 }

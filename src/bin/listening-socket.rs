@@ -4,5 +4,5 @@
 //! Run: `cargo run --bin listening-socket` (`-- --help` for its roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("listening-socket")
+    tcp_workbook::workbook::registry::main("listening-socket")
 }

@@ -3,5 +3,5 @@
 //! Run: `cargo run --bin partial-recv` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("partial-recv")
+    tcp_workbook::workbook::registry::main("partial-recv")
 }

@@ -3,5 +3,5 @@
 //! Run: `cargo run --bin refused` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("refused")
+    tcp_workbook::workbook::registry::main("refused")
 }

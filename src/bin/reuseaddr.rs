@@ -3,5 +3,5 @@
 //! Run: `cargo run --bin reuseaddr` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("reuseaddr")
+    tcp_workbook::workbook::registry::main("reuseaddr")
 }

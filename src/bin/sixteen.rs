@@ -3,5 +3,5 @@
 //! Run: `cargo run --bin sixteen` (`-- --help` for its knobs and roles).
 
 fn main() -> std::process::ExitCode {
-    tcp_workbook::registry::main("sixteen")
+    tcp_workbook::workbook::registry::main("sixteen")
 }

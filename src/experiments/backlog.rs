@@ -28,12 +28,12 @@ use nix::libc;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{Op, SocketError};
-use crate::kernel::{self, Connecting, ListenCounters, ListenQueue};
-use crate::narrate::Narrator;
-use crate::pyfmt::py_addr;
-use crate::run::{Ctx, Verdict};
-use crate::{args, deadline, names, server};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::kernel::{self, Connecting, ListenCounters, ListenQueue};
+use crate::lab::narrate::Narrator;
+use crate::lab::pyfmt::py_addr;
+use crate::lab::run::{Ctx, Verdict};
+use crate::lab::{args, deadline, names, server};
 
 // ANCHOR: observed
 /// What the default run observed.
@@ -271,11 +271,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 09, for [`crate::run::main`].
+/// Experiment 09, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct Backlog;
 
-impl crate::run::Experiment for Backlog {
+impl crate::lab::run::Experiment for Backlog {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

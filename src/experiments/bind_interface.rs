@@ -31,12 +31,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::Op;
-use crate::narrate::Narrator;
-use crate::netns::{HOST_A, HOST_B, Host, Skipped, TwoHosts};
-use crate::report::Errno;
-use crate::run::{Ctx, Verdict};
-use crate::{args, names, pyfmt::py_addr, server};
+use crate::lab::error::Op;
+use crate::lab::narrate::Narrator;
+use crate::lab::netns::{HOST_A, HOST_B, Host, Skipped, TwoHosts};
+use crate::lab::report::Errno;
+use crate::lab::run::{Ctx, Verdict};
+use crate::lab::{args, names, pyfmt::py_addr, server};
 
 mod report;
 use report::{narrate_skip, outcome, table};
@@ -277,11 +277,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 07, for [`crate::run::main`].
+/// Experiment 07, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct BindInterface;
 
-impl crate::run::Experiment for BindInterface {
+impl crate::lab::run::Experiment for BindInterface {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

@@ -25,13 +25,13 @@ use std::process::ExitCode;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{Op, SocketError};
-use crate::narrate::Narrator;
-use crate::privilege::{self, NOBODY};
-use crate::pyfmt::py_addr;
-use crate::report::Errno;
-use crate::run::{Ctx, NoKnobs, Verdict};
-use crate::{args, kernel, names, server};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::narrate::Narrator;
+use crate::lab::privilege::{self, NOBODY};
+use crate::lab::pyfmt::py_addr;
+use crate::lab::report::Errno;
+use crate::lab::run::{Ctx, NoKnobs, Verdict};
+use crate::lab::{args, kernel, names, server};
 
 /// Where every case binds first: the loopback address.
 const HOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -40,7 +40,7 @@ const OTHER_HOST: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// What the default run observed. An errno of `None` means the call worked.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::report::every_field_present)]
+#[schemars(transform = crate::lab::report::every_field_present)]
 pub struct Observed {
     /// Case 1: the port the kernel gave the listener on 127.0.0.1.
     pub port: u16,
@@ -61,7 +61,7 @@ pub struct Observed {
 /// Case 3: one port below `ip_unprivileged_port_start`, bound by an
 /// ordinary user (and by root, if this process is root).
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::report::every_field_present)]
+#[schemars(transform = crate::lab::report::every_field_present)]
 pub struct Privileged {
     /// `ip_unprivileged_port_start`; `None` where it cannot be read.
     pub unprivileged_port_start: Option<u16>,
@@ -241,11 +241,11 @@ pub enum Role {
     Server(args::ServerArgs),
 }
 
-/// Experiment 05, for [`crate::run::main`].
+/// Experiment 05, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct BindPort;
 
-impl crate::run::Experiment for BindPort {
+impl crate::lab::run::Experiment for BindPort {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;

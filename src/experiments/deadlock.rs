@@ -31,10 +31,10 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::args::{self, BufferSize};
-use crate::error::{Op, SocketError};
-use crate::run::{Ctx, Verdict};
-use crate::{deadline, kernel, names, peers, plot, pyfmt, server, watch};
+use crate::lab::args::{self, BufferSize};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::run::{Ctx, Verdict};
+use crate::lab::{deadline, kernel, names, peers, plot, pyfmt, server, watch};
 
 mod knobs;
 mod report;
@@ -606,15 +606,15 @@ fn manual_client(
     say.say(
         "  The fix: read while writing (cargo run --bin deadlock -- --fixed).",
     );
-    Ok(ExitCode::from(crate::run::EXIT_MISMATCH))
+    Ok(ExitCode::from(crate::lab::run::EXIT_MISMATCH))
 }
 // ANCHOR_END: manual_client
 
-/// Experiment 10, for [`crate::run::main`].
+/// Experiment 10, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct Deadlock;
 
-impl crate::run::Experiment for Deadlock {
+impl crate::lab::run::Experiment for Deadlock {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

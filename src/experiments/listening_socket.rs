@@ -30,13 +30,13 @@ use nix::libc;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{Op, SocketError};
 use crate::experiments::sixteen::{HELLO, recv_all};
-use crate::narrate::Narrator;
-use crate::pyfmt::{py_addr, py_bytes};
-use crate::report::Errno;
-use crate::run::{Ctx, NoKnobs, Verdict};
-use crate::{args, deadline, kernel, names, server};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::narrate::Narrator;
+use crate::lab::pyfmt::{py_addr, py_bytes};
+use crate::lab::report::Errno;
+use crate::lab::run::{Ctx, NoKnobs, Verdict};
+use crate::lab::{args, deadline, kernel, names, server};
 
 // ANCHOR: observed
 /// One conversation, as the server's connected socket saw it.
@@ -306,11 +306,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 04, for [`crate::run::main`].
+/// Experiment 04, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct ListeningSocket;
 
-impl crate::run::Experiment for ListeningSocket {
+impl crate::lab::run::Experiment for ListeningSocket {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;

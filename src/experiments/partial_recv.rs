@@ -29,13 +29,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{Op, SocketError};
 use crate::experiments::sixteen::{FAREWELL, recv_all};
-use crate::narrate::Narrator;
-use crate::pyfmt::{py_addr, py_bytes};
-use crate::run::{Ctx, Verdict};
-use crate::tally::{Recv, Tally, recv_lines, size_counts};
-use crate::{args, deadline, names, peers, server};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::narrate::Narrator;
+use crate::lab::pyfmt::{py_addr, py_bytes};
+use crate::lab::run::{Ctx, Verdict};
+use crate::lab::tally::{Recv, Tally, recv_lines, size_counts};
+use crate::lab::{args, deadline, names, peers, server};
 
 /// What the default run observed: every `recv(2)` each `recvall()` made.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -284,11 +284,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 02, for [`crate::run::main`].
+/// Experiment 02, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct PartialRecv;
 
-impl crate::run::Experiment for PartialRecv {
+impl crate::lab::run::Experiment for PartialRecv {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

@@ -29,15 +29,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::args::{self, BufferSize};
-use crate::error::Op;
 use crate::experiments::sixteen::HELLO;
-use crate::narrate::Narrator;
-use crate::pyfmt::py_addr;
-use crate::report::Errno;
-use crate::run::{Ctx, Verdict};
-use crate::tally::Sent;
-use crate::{deadline, kernel, names, peers, server};
+use crate::lab::args::{self, BufferSize};
+use crate::lab::error::Op;
+use crate::lab::narrate::Narrator;
+use crate::lab::pyfmt::py_addr;
+use crate::lab::report::Errno;
+use crate::lab::run::{Ctx, Verdict};
+use crate::lab::tally::Sent;
+use crate::lab::{deadline, kernel, names, peers, server};
 
 /// What the default run observed. The client role fills in only what the
 /// sender sees; the peer's fields are then 0 or `None`.
@@ -325,11 +325,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 03, for [`crate::run::main`].
+/// Experiment 03, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct PartialSend;
 
-impl crate::run::Experiment for PartialSend {
+impl crate::lab::run::Experiment for PartialSend {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

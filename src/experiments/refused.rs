@@ -30,11 +30,11 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::Op;
-use crate::narrate::Narrator;
-use crate::report::Errno;
-use crate::run::{Ctx, NoKnobs, Verdict};
-use crate::{args, names, pyfmt::py_addr};
+use crate::lab::error::Op;
+use crate::lab::narrate::Narrator;
+use crate::lab::report::Errno;
+use crate::lab::run::{Ctx, NoKnobs, Verdict};
+use crate::lab::{args, names, pyfmt::py_addr};
 
 /// What the default run observed.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -263,11 +263,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 08, for [`crate::run::main`].
+/// Experiment 08, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct Refused;
 
-impl crate::run::Experiment for Refused {
+impl crate::lab::run::Experiment for Refused {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;
@@ -283,7 +283,7 @@ impl crate::run::Experiment for Refused {
         let (result, took) = client(to, ctx.timeout)?;
         match explain(&ctx.say, to, &result, took, ctx.timeout) {
             "refused" => Ok(ExitCode::SUCCESS), // as the book predicts
-            _ => Ok(ExitCode::from(crate::run::EXIT_MISMATCH)),
+            _ => Ok(ExitCode::from(crate::lab::run::EXIT_MISMATCH)),
         }
     }
     // ANCHOR_END: roles

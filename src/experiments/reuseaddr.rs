@@ -28,14 +28,14 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{Op, SocketError};
 use crate::experiments::sixteen::{FAREWELL, HELLO, recv_all};
-use crate::kernel::{self, TcpRow};
-use crate::narrate::Narrator;
-use crate::pyfmt::{py_addr, py_bytes};
-use crate::report::Errno;
-use crate::run::{Ctx, Verdict};
-use crate::{args, deadline, names, peers, server};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::kernel::{self, TcpRow};
+use crate::lab::narrate::Narrator;
+use crate::lab::pyfmt::{py_addr, py_bytes};
+use crate::lab::report::Errno;
+use crate::lab::run::{Ctx, Verdict};
+use crate::lab::{args, deadline, names, peers, server};
 
 /// Every case listens on loopback, on a port the kernel picks.
 const HOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -49,7 +49,7 @@ type Answer = Option<Errno>;
 /// What the default run observed. An errno of `None` means `bind()` and
 /// `listen()` worked; a row of `None` means the kernel had no such row.
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::report::every_field_present)]
+#[schemars(transform = crate::lab::report::every_field_present)]
 pub struct Observed {
     /// 1: restarting an idle listener, no `SO_REUSEADDR`.
     pub idle_restart_errno: Option<Errno>,
@@ -341,11 +341,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 06, for [`crate::run::main`].
+/// Experiment 06, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct Reuseaddr;
 
-impl crate::run::Experiment for Reuseaddr {
+impl crate::lab::run::Experiment for Reuseaddr {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

@@ -26,11 +26,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::error::{Op, SocketError};
-use crate::narrate::Narrator;
-use crate::pyfmt::{py_addr, py_bytes};
-use crate::run::{Ctx, NoKnobs, Verdict};
-use crate::{args, deadline, names, peers, server};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::narrate::Narrator;
+use crate::lab::pyfmt::{py_addr, py_bytes};
+use crate::lab::run::{Ctx, NoKnobs, Verdict};
+use crate::lab::{args, deadline, names, peers, server};
 
 /// The client's message: exactly sixteen octets.
 pub const HELLO: &[u8; 16] = b"Hi there, server";
@@ -234,11 +234,11 @@ pub enum Role {
     Client(args::ClientArgs),
 }
 
-/// Experiment 01, for [`crate::run::main`].
+/// Experiment 01, for [`crate::lab::run::main`].
 #[derive(Debug)]
 pub struct Sixteen;
 
-impl crate::run::Experiment for Sixteen {
+impl crate::lab::run::Experiment for Sixteen {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;

@@ -9,10 +9,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
-use tcp_workbook::deadline;
 use tcp_workbook::experiments::backlog::Observed;
-use tcp_workbook::kernel::{self, TcpState};
-use tcp_workbook::report::Report;
+use tcp_workbook::lab::deadline;
+use tcp_workbook::lab::kernel::{self, TcpState};
+use tcp_workbook::lab::report::Report;
 
 use crate::{Background, bin, cmd, port_in, report};
 

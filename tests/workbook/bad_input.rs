@@ -7,7 +7,7 @@
 
 use std::net::TcpListener;
 
-use tcp_workbook::registry::EXPERIMENTS;
+use tcp_workbook::workbook::registry::EXPERIMENTS;
 
 use crate::{assert_usage_error, cmd};
 

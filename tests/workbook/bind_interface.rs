@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 
 use tcp_workbook::experiments::bind_interface::{Cell, Observed};
-use tcp_workbook::report::Report;
+use tcp_workbook::lab::report::Report;
 
 use crate::{Background, bin, cmd, port_in, report};
 

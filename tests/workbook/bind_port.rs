@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 use tcp_workbook::experiments::bind_port::Observed;
-use tcp_workbook::report::{Errno, Report};
+use tcp_workbook::lab::report::{Errno, Report};
 
 use crate::{Background, cmd, port_in, report};
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use regex::Regex;
-use tcp_workbook::registry::EXPERIMENTS;
+use tcp_workbook::workbook::registry::EXPERIMENTS;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tcp_workbook::experiments::deadlock::{Case, MESSAGE, Observed};
-use tcp_workbook::report::Report;
+use tcp_workbook::lab::report::Report;
 
 use crate::{
     Background, client_against_raw_server, cmd, json_report, port_in, report,
@@ -137,7 +137,7 @@ fn the_default_run_resends_dropped_segments_after_8_ms() {
         .unwrap();
     let r: Report<Observed> = report(&out.stdout);
     let fresh = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let kernels = tcp_workbook::kernel::rto_min_us(&fresh).ok();
+    let kernels = tcp_workbook::lab::kernel::rto_min_us(&fresh).ok();
     assert_eq!(r.measurements.fixed.rto_min_us, kernels, "200 ms here");
 }
 
@@ -204,7 +204,7 @@ fn nothing_is_left_behind() {
 #[test]
 fn ends_within_its_deadline_with_both_cores_busy() {
     let stop = AtomicBool::new(false);
-    let deadline = tcp_workbook::registry::find("deadlock")
+    let deadline = tcp_workbook::workbook::registry::find("deadlock")
         .unwrap()
         .deadline_ms;
     let out = std::thread::scope(|s| {

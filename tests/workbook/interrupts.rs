@@ -59,7 +59,7 @@ fn interrupt(child: &mut Child, how: Interrupt) {
 /// client, ends at once and leaves no socket listening on its port.
 #[test]
 fn an_interrupted_manual_server_leaves_no_listening_socket() {
-    let servers = tcp_workbook::registry::EXPERIMENTS
+    let servers = tcp_workbook::workbook::registry::EXPERIMENTS
         .iter()
         .map(|e| e.name)
         .filter(|name| *name != "refused");

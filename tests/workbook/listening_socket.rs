@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tcp_workbook::experiments::listening_socket::{DataCalls, Observed};
 use tcp_workbook::experiments::sixteen::HELLO;
-use tcp_workbook::report::Errno;
+use tcp_workbook::lab::report::Errno;
 
 use crate::{Background, cmd, port_in, report};
 

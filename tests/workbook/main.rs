@@ -32,7 +32,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tcp_workbook::report::Report;
+use tcp_workbook::lab::report::Report;
 
 /// The longest any one test process may run before the test kills it.
 pub const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
@@ -149,8 +149,11 @@ pub fn client_against_raw_server(
     args.extend(["-p".to_owned(), port]);
     let client =
         std::thread::spawn(move || cmd(name).args(&args).output().unwrap());
-    tcp_workbook::deadline::wait_readable(&listener, Duration::from_secs(10))
-        .unwrap();
+    tcp_workbook::lab::deadline::wait_readable(
+        &listener,
+        Duration::from_secs(10),
+    )
+    .unwrap();
     let (sc, _) = listener.accept().unwrap();
     sc.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     sc.set_write_timeout(Some(Duration::from_secs(10))).unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tcp_workbook::experiments::partial_recv::Observed;
 use tcp_workbook::experiments::sixteen::FAREWELL;
-use tcp_workbook::report::Report;
+use tcp_workbook::lab::report::Report;
 
 use crate::{Background, client_against_raw_server, cmd, port_in, report};
 
@@ -33,7 +33,7 @@ fn default_run() -> &'static Report<Observed> {
 }
 
 /// (asked, returned) of each recv.
-fn pairs(recvs: &[tcp_workbook::tally::Recv]) -> Vec<(u64, u64)> {
+fn pairs(recvs: &[tcp_workbook::lab::tally::Recv]) -> Vec<(u64, u64)> {
     recvs
         .iter()
         .map(|r| (r.asked_bytes, r.returned_bytes))

@@ -6,8 +6,8 @@
 use std::sync::OnceLock;
 
 use tcp_workbook::experiments::partial_send::Observed;
-use tcp_workbook::report::Report;
-use tcp_workbook::tally::Sent;
+use tcp_workbook::lab::report::Report;
+use tcp_workbook::lab::tally::Sent;
 
 use crate::{Background, cmd, port_in, report};
 

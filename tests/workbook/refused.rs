@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 use tcp_workbook::experiments::refused::Observed;
-use tcp_workbook::report::Errno;
+use tcp_workbook::lab::report::Errno;
 
 use crate::{bin, cmd, report};
 

@@ -4,8 +4,8 @@
 //! kernel picked; nothing waits out TIME_WAIT.
 
 use tcp_workbook::experiments::reuseaddr::Observed;
-use tcp_workbook::kernel::TcpRow;
-use tcp_workbook::report::{Errno, Report};
+use tcp_workbook::lab::kernel::TcpRow;
+use tcp_workbook::lab::report::{Errno, Report};
 
 use crate::{Background, cmd, report};
 

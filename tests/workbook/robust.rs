@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
-use tcp_workbook::report::{ErrorInfo, Report};
+use tcp_workbook::lab::report::{ErrorInfo, Report};
 
 use crate::{Background, bin, cmd, is_running, port_in, report};
 

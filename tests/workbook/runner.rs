@@ -1,7 +1,7 @@
 //! The `workbook` runner: runs every registered experiment in a child process
 //! with a deadline, prints a table or JSON Lines, and sets its exit status.
 
-use tcp_workbook::registry::EXPERIMENTS;
+use tcp_workbook::workbook::registry::EXPERIMENTS;
 
 use crate::cmd;
 

@@ -6,8 +6,8 @@
 use std::fs;
 use std::path::PathBuf;
 
-use tcp_workbook::registry::EXPERIMENTS;
-use tcp_workbook::report::{ErrorInfo, Report};
+use tcp_workbook::lab::report::{ErrorInfo, Report};
+use tcp_workbook::workbook::registry::EXPERIMENTS;
 
 use crate::{cmd, json_report};
 

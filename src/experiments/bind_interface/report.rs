@@ -4,8 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::Cell;
-use crate::narrate::Narrator;
-use crate::netns::Skipped;
+use crate::lab::narrate::Narrator;
+use crate::lab::netns::Skipped;
 
 /// A cell's outcome: `"connected"`, or the errno's name.
 pub(super) fn outcome(c: &Cell) -> &str {

@@ -3,8 +3,8 @@
 //! before a fix that will take minutes. The socket calls are in
 //! `../deadlock.rs`.
 
-use crate::args::{self, BufferSize};
-use crate::error::{Op, SocketError};
+use crate::lab::args::{self, BufferSize};
+use crate::lab::error::{Op, SocketError};
 
 /// The default run's knobs.
 #[derive(Debug, Clone, clap::Args)]
@@ -71,7 +71,7 @@ pub(super) fn warn_if_slow(k: &Knobs) {
     let calls = k.bytes / k.fix_chunk as u64;
     if k.fix_chunk < 1024 && calls > 10_000_000 {
         let mib = k.bytes >> 20;
-        crate::narrate::note_line(format_args!(
+        crate::lab::narrate::note_line(format_args!(
             "the fix sends {mib} MiB in {calls} sendall() calls of {} \
              bytes; at about 5 MiB/s that takes minutes (--fix-chunk 64KiB: \
              seconds)",
@@ -79,7 +79,7 @@ pub(super) fn warn_if_slow(k: &Knobs) {
         ));
     } else if k.bytes >= 1 << 30 {
         let mib = k.bytes >> 20;
-        crate::narrate::note_line(format_args!(
+        crate::lab::narrate::note_line(format_args!(
             "the fix sends {mib} MiB: about 360 MiB/s in a release \
              build here (cargo run --release), several times slower in \
              cargo run's debug build"

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use super::{Knobs, ledger};
-use crate::narrate::Narrator;
-use crate::run::Ctx;
-use crate::{kernel, peers, watch};
+use crate::lab::narrate::Narrator;
+use crate::lab::run::Ctx;
+use crate::lab::{kernel, peers, watch};
 
 /// What the default run observed: one [`Case`] per connection.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]

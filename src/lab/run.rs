@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use clap::{CommandFactory, FromArgMatches};
 use serde::Serialize;
 
-use crate::narrate::{self, Narrator};
-use crate::report::Report;
+use crate::lab::narrate::{self, Narrator};
+use crate::lab::report::Report;
 
 /// Exit status when the observed outcome is the one the book predicts.
 pub const EXIT_MATCHED: u8 = 0;
@@ -175,7 +175,7 @@ pub enum Measured<O> {
     /// What the default run measured.
     Observed(O),
     /// Why it could not run.
-    Error(crate::report::ErrorInfo),
+    Error(crate::lab::report::ErrorInfo),
 }
 
 /// The JSON Schema (draft 2020-12) of experiment `E`'s report, for

@@ -6,8 +6,8 @@ use std::thread;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernel;
-use crate::narrate::Narrator;
+use crate::lab::kernel;
+use crate::lab::narrate::Narrator;
 
 /// Runs `server` on a new thread and `client` on this one, and waits for
 /// both. Each gets a narrator tagged with its role whose lines are printed

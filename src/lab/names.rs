@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use socket2::{SockAddr, SockRef};
 
-use crate::error::{Op, SocketError};
+use crate::lab::error::{Op, SocketError};
 
 /// Returns `sock`'s own address: `getsockname(2)`, as Python's
 /// `sock.getsockname()`.

@@ -12,10 +12,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use wait_timeout::ChildExt;
 
-use crate::narrate::{error_line, line};
-use crate::registry::{self, EXPERIMENTS};
-use crate::report::{ErrorInfo, Report};
-use crate::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
+use crate::lab::narrate::{error_line, line};
+use crate::lab::report::{ErrorInfo, Report};
+use crate::lab::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
+use crate::workbook::registry::{self, EXPERIMENTS};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,11 +76,11 @@ enum Cmd {
 /// or if an experiment could not run at all (its report says `error`).
 pub fn main(args: Vec<OsString>) -> ExitCode {
     // A namespace helper started by an experiment (see `netns`).
-    if let Some(code) = crate::netns::helper_if_asked() {
+    if let Some(code) = crate::lab::netns::helper_if_asked() {
         return code;
     }
     let args = Args::try_parse_from(args)
-        .unwrap_or_else(|e| crate::run::usage_error(e, "workbook"));
+        .unwrap_or_else(|e| crate::lab::run::usage_error(e, "workbook"));
     match &args.command {
         Some(Cmd::List) => {
             list();

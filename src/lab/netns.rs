@@ -52,7 +52,7 @@ use nix::sys::socket::{
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use crate::report::Errno;
+use crate::lab::report::Errno;
 
 /// Host A's address on the veth link (it exists only inside host A).
 pub const HOST_A: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 1);
@@ -463,18 +463,20 @@ fn run_ip(ip: &OsStr, args: &str, ns: Option<&OwnedFd>) -> Result<(), String> {
             });
         }
     }
-    let done =
-        crate::runner::run_with_deadline(command, Duration::from_secs(5));
+    let done = crate::workbook::runner::run_with_deadline(
+        command,
+        Duration::from_secs(5),
+    );
     match done {
-        Ok(crate::runner::Finished::Exited { status, .. })
+        Ok(crate::workbook::runner::Finished::Exited { status, .. })
             if status.success() =>
         {
             Ok(())
         }
-        Ok(crate::runner::Finished::Exited { stderr, .. }) => {
+        Ok(crate::workbook::runner::Finished::Exited { stderr, .. }) => {
             Err(format!("ip {args}: {}", stderr.trim()))
         }
-        Ok(crate::runner::Finished::Killed) => {
+        Ok(crate::workbook::runner::Finished::Killed) => {
             Err(format!("ip {args}: still running after 5 s"))
         }
         Err(e) => Err(format!("ip {args}: {e}")),

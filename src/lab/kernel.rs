@@ -322,7 +322,7 @@ pub struct Connecting {
     pub state: String,
     /// How the connection failed (`SO_ERROR`), if it did: `ECONNREFUSED`
     /// means a refusal.
-    pub error: Option<crate::report::Errno>,
+    pub error: Option<crate::lab::report::Errno>,
     /// SYNs sent again so far (`tcpi_total_retrans`); `None`: unknown.
     pub syn_retries: Option<u32>,
 }
@@ -338,11 +338,11 @@ impl Connecting {
         sock: &socket2::Socket,
         started: std::time::Instant,
         answered: bool,
-    ) -> Result<Connecting, crate::error::SocketError> {
-        use crate::error::Op;
+    ) -> Result<Connecting, crate::lab::error::SocketError> {
+        use crate::lab::error::Op;
         let info = tcp_info(sock).ok();
         let mut c = Connecting {
-            name: crate::names::socket_name(sock)?,
+            name: crate::lab::names::socket_name(sock)?,
             connected_after_ms: None,
             state: info.map_or("unknown".into(), |i| i.state.to_string()),
             error: None,
@@ -350,7 +350,7 @@ impl Connecting {
         };
         if answered {
             match sock.take_error().op("getsockopt SO_ERROR")? {
-                Some(e) => c.error = crate::report::Errno::of(&e),
+                Some(e) => c.error = crate::lab::report::Errno::of(&e),
                 None => {
                     let us = started.elapsed().as_micros() as f64;
                     c.connected_after_ms = Some(us / 1000.0);
@@ -491,8 +491,8 @@ impl Buffers {
     pub fn read(
         client: &impl AsFd,
         server: &impl AsFd,
-    ) -> Result<Buffers, crate::error::SocketError> {
-        use crate::error::Op;
+    ) -> Result<Buffers, crate::lab::error::SocketError> {
+        use crate::lab::error::Op;
         use socket2::SockRef;
         let (c, s) = (SockRef::from(client), SockRef::from(server));
         let size = |r: io::Result<usize>, what: &str| {
@@ -550,7 +550,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// connection in `TIME_WAIT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::report::every_field_present)]
+#[schemars(transform = crate::lab::report::every_field_present)]
 pub struct TcpRow {
     /// The socket's own address and port (column `local_address`).
     pub local: SocketAddr,
@@ -1085,7 +1085,7 @@ mod tests {
             TcpStream::connect_timeout(&listener.local_addr().unwrap(), t)
                 .unwrap();
         client.set_write_timeout(Some(t)).unwrap();
-        crate::deadline::wait_readable(&listener, t).unwrap();
+        crate::lab::deadline::wait_readable(&listener, t).unwrap();
         let (server, _) = listener.accept().unwrap();
         client.write_all(&[7; 1000]).unwrap();
         // On loopback the segment is delivered and acknowledged before
@@ -1190,7 +1190,7 @@ mod tests {
         let client =
             TcpStream::connect_timeout(&listener.local_addr().unwrap(), t)
                 .unwrap();
-        crate::deadline::wait_readable(&listener, t).unwrap();
+        crate::lab::deadline::wait_readable(&listener, t).unwrap();
         let (_server, _) = listener.accept().unwrap();
         assert_eq!(timer(&client).unwrap(), TcpTimer::None);
         client.set_nonblocking(true).unwrap();

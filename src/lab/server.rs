@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use socket2::Socket;
 
-use crate::args::ServerArgs;
-use crate::deadline;
-use crate::error::{Op, SocketError};
-use crate::kernel::{self, ListenCounters, ListenQueue};
-use crate::run::Ctx;
-use crate::{names, narrate};
+use crate::lab::args::ServerArgs;
+use crate::lab::deadline;
+use crate::lab::error::{Op, SocketError};
+use crate::lab::kernel::{self, ListenCounters, ListenQueue};
+use crate::lab::run::Ctx;
+use crate::lab::{names, narrate};
 
 /// Waits at most `timeout` for a connection on `listener`, then accepts
 /// it: `poll(2)` for `POLLIN`, then `accept(2)`. Returns the connected

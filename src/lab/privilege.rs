@@ -16,8 +16,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Gid, Uid, fork};
 
-use crate::error::{Op, SocketError};
-use crate::{deadline, kernel};
+use crate::lab::error::{Op, SocketError};
+use crate::lab::{deadline, kernel};
 
 /// The user and group id of `nobody` on Linux (65534): an unprivileged
 /// user that owns no files.

@@ -13,8 +13,8 @@ use std::io;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::SocketError;
-use crate::run::{Entry, Verdict};
+use crate::lab::error::SocketError;
+use crate::lab::run::{Entry, Verdict};
 
 /// What an experiment observed, compared with what the book predicts.
 /// `M` is the experiment's `Observed` struct; tests read reports back as
@@ -61,7 +61,7 @@ impl Errno {
     /// The errno of an I/O error; `None` for an error that carries none.
     pub fn of(err: &io::Error) -> Option<Errno> {
         Some(Errno {
-            name: crate::error::errno_name(err)?,
+            name: crate::lab::error::errno_name(err)?,
             number: err.raw_os_error()?,
         })
     }
@@ -84,7 +84,7 @@ impl std::fmt::Display for Errno {
 /// always in the report, `null` for a `None`: it lists every property as
 /// required, so a report with a measurement missing fails its schema
 /// (by default schemars lets an `Option` field be left out). Use it as
-/// `#[schemars(transform = crate::report::every_field_present)]`.
+/// `#[schemars(transform = crate::lab::report::every_field_present)]`.
 pub fn every_field_present(schema: &mut schemars::Schema) {
     let names: Vec<Value> = schema
         .get("properties")
@@ -178,7 +178,7 @@ impl<M: Serialize> Report<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Op;
+    use crate::lab::error::Op;
 
     /// A failed socket call becomes a report that names the errno and its number.
     #[test]
@@ -187,7 +187,7 @@ mod tests {
             Err(std::io::Error::from_raw_os_error(nix::libc::EADDRINUSE));
         let err =
             anyhow::Error::from(failed.op("bind 127.0.0.1:1060").unwrap_err());
-        let entry = crate::registry::find("sixteen").unwrap();
+        let entry = crate::workbook::registry::find("sixteen").unwrap();
         let report = Report::of_error(entry, &err, 0);
         assert_eq!(report.observed, "error");
         assert!(!report.matched);

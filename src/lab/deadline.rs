@@ -107,8 +107,8 @@ fn wait(
 pub fn set_timeouts(
     sock: &socket2::Socket,
     timeout: Duration,
-) -> Result<(), crate::error::SocketError> {
-    use crate::error::Op;
+) -> Result<(), crate::lab::error::SocketError> {
+    use crate::lab::error::Op;
     sock.set_read_timeout(Some(timeout))
         .op("setsockopt SO_RCVTIMEO")?;
     sock.set_write_timeout(Some(timeout))

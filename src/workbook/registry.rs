@@ -23,7 +23,7 @@ use crate::experiments::{
     backlog, bind_interface, bind_port, deadlock, listening_socket,
     partial_recv, partial_send, refused, reuseaddr, sixteen,
 };
-use crate::run::{self, Entry};
+use crate::lab::run::{self, Entry};
 
 /// Every experiment, in number order.
 pub static EXPERIMENTS: &[Entry] = &[
@@ -151,7 +151,7 @@ pub fn find(id: &str) -> Option<&'static Entry> {
 /// The `main` of an experiment's binary (`src/bin/NAME.rs`): runs the
 /// experiment called `name` with this process's arguments.
 pub fn main(name: &str) -> ExitCode {
-    if let Some(code) = crate::netns::helper_if_asked() {
+    if let Some(code) = crate::lab::netns::helper_if_asked() {
         return code;
     }
     let entry = find(name).expect("every binary's experiment is registered");

@@ -52,7 +52,7 @@ pub fn write_svg(
     shown: &str,
     charts: &[Chart],
 ) -> anyhow::Result<()> {
-    use crate::error::Op;
+    use crate::lab::error::Op;
     let mut svg = String::new();
     draw(&mut svg, charts)
         .map_err(|e| anyhow::anyhow!("draw the plot {shown}: {e}"))?;
@@ -130,10 +130,10 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub fn write_cycle_svg(
     mut file: File,
     shown: &str,
-    q: &crate::kernel::Queues,
-    ends: Option<&crate::kernel::Ends>,
+    q: &crate::lab::kernel::Queues,
+    ends: Option<&crate::lab::kernel::Ends>,
 ) -> anyhow::Result<()> {
-    use crate::error::Op;
+    use crate::lab::error::Op;
     let mut svg = String::new();
     draw_cycle(&mut svg, q, ends)
         .map_err(|e| anyhow::anyhow!("draw the diagram {shown}: {e}"))?;
@@ -144,8 +144,8 @@ pub fn write_cycle_svg(
 
 fn draw_cycle(
     svg: &mut String,
-    q: &crate::kernel::Queues,
-    ends: Option<&crate::kernel::Ends>,
+    q: &crate::lab::kernel::Queues,
+    ends: Option<&crate::lab::kernel::Ends>,
 ) -> Result<(), String> {
     let root = SVGBackend::with_string(svg, (820, 380)).into_drawing_area();
     let ink = RGBColor(30, 30, 30);

@@ -13,7 +13,7 @@ use std::sync::mpsc::Sender;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Errno;
+use crate::lab::report::Errno;
 
 /// One `recv(2)`: how many bytes it was allowed to return, and how many it
 /// did. `returned_bytes` 0 means the end of the stream (the peer closed).
@@ -117,7 +117,7 @@ pub fn recv_lines(data: &[u8], recvs: &[Recv]) -> Vec<String> {
         lines.push(format!(
             "recv({}) returned {n} bytes: {}",
             r.asked_bytes,
-            crate::pyfmt::py_bytes(part)
+            crate::lab::pyfmt::py_bytes(part)
         ));
         at += n;
     }

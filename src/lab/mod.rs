@@ -1,0 +1,20 @@
+//! The instruments: what an experiment calls, and the contract every
+//! experiment fulfils. Nothing here imports an experiment or the
+//! workbook's machinery.
+
+pub mod args;
+pub mod deadline;
+pub mod error;
+pub mod kernel;
+pub mod names;
+pub mod narrate;
+pub mod netns;
+pub mod peers;
+pub mod plot;
+pub mod privilege;
+pub mod pyfmt;
+pub mod report;
+pub mod run;
+pub mod server;
+pub mod tally;
+pub mod watch;
