@@ -100,6 +100,25 @@ fn claim(addr: SocketAddr, say: &Narrator) -> Option<Errno> {
     say.say(format!("   bind {}: {answer}", py_addr(&addr)));
     errno
 }
+
+/// A listener on `HOST` at a port the kernel picks, and that port, chosen
+/// so that nobody else (another program, a `TIME_WAIT` row left by another
+/// run) holds it on `other`: otherwise case 1's third claim would measure
+/// that stranger, not the book's rule. The test is a `bind()` on `other`
+/// that never listens, so its `close()` leaves no row behind.
+fn listener_on_a_port_free_at(
+    other: Ipv4Addr,
+) -> anyhow::Result<(Socket, u16)> {
+    for _ in 0..20 {
+        let listener = listen_at((HOST, 0).into())?;
+        let port = names::socket_name(&listener)?.port();
+        let probe = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        if probe.bind(&SocketAddr::from((other, port)).into()).is_ok() {
+            return Ok((listener, port));
+        }
+    }
+    anyhow::bail!("no port free on both {HOST} and {other} in 20 tries")
+}
 // ANCHOR_END: listen
 
 // ANCHOR: privileged
@@ -156,8 +175,7 @@ impl Privileged {
 fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
     let say = &ctx.say;
     say.say("1. A listener holds a port; three more sockets try to bind it");
-    let listener = listen_at((HOST, 0).into())?;
-    let port = names::socket_name(&listener)?.port();
+    let (listener, port) = listener_on_a_port_free_at(OTHER_HOST)?;
     say.say(format!("   listening at {}", py_addr(&(HOST, port).into())));
     let same_address_errno = claim((HOST, port).into(), say);
     let all_interfaces_errno = claim((Ipv4Addr::UNSPECIFIED, port).into(), say);
