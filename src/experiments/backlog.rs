@@ -29,11 +29,14 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::lab::error::{Op, SocketError};
-use crate::lab::kernel::{self, Connecting, ListenCounters, ListenQueue};
+use crate::lab::kernel::{self, ListenCounters, ListenQueue, TcpState};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::py_addr;
 use crate::lab::run::{Ctx, Verdict};
 use crate::lab::{args, deadline, names, server};
+
+mod connecting;
+pub use connecting::Connecting;
 
 // ANCHOR: observed
 /// What the default run observed.
@@ -203,7 +206,7 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         ("connected", o.connected_at_once == room),
         ("queued", o.queue_before_accept.queued as usize == room),
         ("not refused", o.clients.iter().all(|c| c.error.is_none())),
-        ("SYN_SENT", ignored.iter().all(|c| c.state == "SYN_SENT")),
+        ("SYN_SENT", ignored.iter().all(|c| c.is(TcpState::SynSent))),
         ("let in", ignored.is_empty() || o.let_in.is_some()),
     ];
     let observed = match say.checks(&checks) {

@@ -34,14 +34,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::lab::args::{self, BufferSize};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::run::{Ctx, Verdict};
-use crate::lab::{deadline, kernel, names, peers, plot, pyfmt, server, watch};
+use crate::lab::{deadline, kernel, names, peers, plot, process, pyfmt};
+use crate::lab::{server, watch};
 
+mod diagram;
 mod knobs;
+mod queues;
 mod report;
 
 pub use knobs::Knobs;
 use knobs::{create, parse_bytes, warn_if_slow};
-pub use report::{Case, Counts, Observed};
+pub use queues::{Buffers, Counts, Ends, Queues};
+pub use report::{Case, Observed};
 use report::{
     Counters, SERIES, Sender, label, narrate_fix, narrate_naive, watch_opts,
 };
@@ -334,15 +338,15 @@ fn run_case(
         || {
             let (c, s) = (&counters.client, &counters.server);
             let both = c.waiting.load(SeqCst) && s.waiting.load(SeqCst);
-            let queues = kernel::Queues::read(&sock, &sc); // SIOCOUTQ, SIOCINQ
-            let ends = kernel::Ends::read(&sock, &sc); // TCP_INFO
+            let queues = Queues::read(&sock, &sc); // SIOCOUTQ, SIOCINQ
+            let ends = Ends::read(&sock, &sc); // TCP_INFO
             let _ = sock.shutdown(Shutdown::Both);
             let _ = sc.shutdown(Shutdown::Both);
             (both, queues, ends)
         },
         // ANCHOR_END: stalled
     );
-    let buffers = kernel::Buffers::read(&sock, &sc)?;
+    let buffers = Buffers::read(&sock, &sc)?;
     let rto_min_us = kernel::rto_min_us(&sock).ok();
     drop((sock, sc));
     let (both_waiting, queues, tcp) = match evidence {
@@ -385,36 +389,6 @@ fn run_case(
 }
 // ANCHOR_END: case
 
-// ANCHOR: ledger
-/// The three ledger lines as (left side, right side): every byte accepted
-/// is in exactly one place. Lines 1 and 3 are the kernel's evidence (its
-/// queues); line 2 is our own bookkeeping, true by how we count.
-pub(crate) fn ledger(n: &Counts, q: &kernel::Queues) -> [(u64, u64); 3] {
-    [
-        // Every byte the client's kernel accepted is still in its send
-        // queue, waits in the server's receive queue, or was read.
-        (
-            n.client_sent_bytes,
-            q.client_send_queue_bytes
-                + q.server_recv_queue_bytes
-                + n.server_read_bytes,
-        ),
-        // Every byte the server read was handed to its kernel, or is still
-        // in hand, inside the blocked sendall().
-        (
-            n.server_read_bytes,
-            n.server_sent_bytes + n.server_held_bytes,
-        ),
-        // Every byte the server's kernel accepted is still in its send
-        // queue, or waits unread in the client's receive queue.
-        (
-            n.server_sent_bytes,
-            q.server_send_queue_bytes + q.client_recv_queue_bytes,
-        ),
-    ]
-}
-// ANCHOR_END: ledger
-
 // ANCHOR: experiment
 /// The default run: the small case, the large case, the fix; the verdict.
 fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
@@ -436,7 +410,7 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         let (large, chart) = run_case(Client::Naive, k.bytes, k, ctx)?;
         narrate_naive(say, &large);
         if let (Some((file, shown)), Some(q)) = (diagram_file, &large.queues) {
-            plot::write_cycle_svg(file, &shown, q, large.tcp.as_ref())?;
+            diagram::write_cycle_svg(file, &shown, q, large.tcp.as_ref())?;
             say.say(format!("   diagram written to {shown}"));
         }
         charts.push(chart);
@@ -459,7 +433,7 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         small,
         large,
         fixed,
-        peak_rss_bytes: kernel::peak_rss_bytes(),
+        peak_rss_bytes: process::peak_rss_bytes(),
     };
     let v = Verdict::new(verdict(&o), o);
     Ok(if k.fixed { v.expecting("completed") } else { v })

@@ -36,7 +36,7 @@ use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
 use crate::lab::report::Errno;
 use crate::lab::run::{Ctx, NoKnobs, Verdict};
-use crate::lab::{args, deadline, kernel, names, server};
+use crate::lab::{args, deadline, kernel, names, process, server};
 
 // ANCHOR: observed
 /// One conversation, as the server's connected socket saw it.
@@ -106,7 +106,8 @@ fn data_calls(sock: &Socket, say: &Narrator) -> DataCalls {
     // MSG_NOSIGNAL: fail with an errno, and raise no SIGPIPE.
     let sent = sock.send_with_flags(b"x", libc::MSG_NOSIGNAL);
     // Without it, as C calls send(): was SIGPIPE raised?
-    let (_, sigpipe) = kernel::sigpipe_raised(|| sock.send_with_flags(b"x", 0));
+    let (_, sigpipe) =
+        process::sigpipe_raised(|| sock.send_with_flags(b"x", 0));
     let received = sock.recv(&mut [MaybeUninit::uninit(); 16]);
     let peer = names::peer_name(sock); // getpeername()
     let name = names::socket_name(sock); // getsockname()

@@ -12,6 +12,7 @@ pub mod netns;
 pub mod peers;
 pub mod plot;
 pub mod privilege;
+pub mod process;
 pub mod pyfmt;
 pub mod report;
 pub mod run;

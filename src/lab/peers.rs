@@ -6,8 +6,8 @@ use std::thread;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lab::kernel;
 use crate::lab::narrate::Narrator;
+use crate::lab::process;
 
 /// Runs `server` on a new thread and `client` on this one, and waits for
 /// both. Each gets a narrator tagged with its role whose lines are printed
@@ -60,8 +60,8 @@ impl Census {
     /// Counts this process's threads and open descriptors now.
     pub fn take() -> Census {
         Census {
-            threads: kernel::thread_count(),
-            fds: kernel::open_fd_count(),
+            threads: process::thread_count(),
+            fds: process::open_fd_count(),
         }
     }
 
@@ -71,8 +71,8 @@ impl Census {
             Some(after? as i64 - before? as i64)
         };
         Left {
-            threads_left: diff(kernel::thread_count(), self.threads),
-            fds_left: diff(kernel::open_fd_count(), self.fds),
+            threads_left: diff(process::thread_count(), self.threads),
+            fds_left: diff(process::open_fd_count(), self.fds),
         }
     }
 }

@@ -17,7 +17,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Gid, Uid, fork};
 
 use crate::lab::error::{Op, SocketError};
-use crate::lab::{deadline, kernel};
+use crate::lab::{deadline, process};
 
 /// The user and group id of `nobody` on Linux (65534): an unprivileged
 /// user that owns no files.
@@ -51,7 +51,7 @@ pub fn run_as(
     timeout: Duration,
     call: impl FnOnce() -> io::Result<()>,
 ) -> Result<io::Result<()>, SocketError> {
-    let one_thread = kernel::thread_count() == Some(1);
+    let one_thread = process::thread_count() == Some(1);
     if !one_thread {
         let why = "a process with more than one thread cannot fork safely";
         return Err(io::Error::from_raw_os_error(nix::libc::EDEADLK))

@@ -56,11 +56,11 @@ fn listen_n_queues_n_plus_one_and_ignores_the_next_until_accept() {
         assert_eq!(o.queue_before_accept.queued, n + 1);
         assert_eq!(o.queue_before_accept.backlog, n);
         let (queued, waiting) = o.clients.split_at(n as usize + 1);
-        assert!(queued.iter().all(|c| c.state == "ESTABLISHED"));
+        assert!(queued.iter().all(|c| c.is(TcpState::Established)));
         for c in waiting {
             assert_eq!(c.error, None, "ignored, not refused");
             assert_eq!(c.connected_after_ms, None);
-            assert_eq!(c.state, "SYN_SENT");
+            assert_eq!(c.state, Some(TcpState::SynSent));
         }
         assert_eq!(o.accepted_from, o.clients[0].name, "the oldest first");
         assert_eq!(o.queue_after_accept.queued, n);
@@ -81,7 +81,7 @@ fn clients_that_fit_are_all_queued() {
     assert_eq!((r.observed.as_str(), r.matched), ("all_queued", true));
     let o = r.measurements;
     assert_eq!(o.connected_at_once, 3);
-    assert!(o.clients.iter().all(|c| c.state == "ESTABLISHED"));
+    assert!(o.clients.iter().all(|c| c.is(TcpState::Established)));
     assert!(o.let_in.is_none());
 }
 

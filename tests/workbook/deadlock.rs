@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tcp_workbook::experiments::deadlock::{Case, MESSAGE, Observed};
+use tcp_workbook::lab::kernel::{TcpState, TcpTimer};
 use tcp_workbook::lab::report::Report;
 
 use crate::{
@@ -92,8 +93,8 @@ fn large_case_stalls_and_the_kernels_queues_hold_every_byte() {
 #[test]
 fn at_the_stall_both_windows_are_zero() {
     let tcp = case("large").tcp.clone().expect("TCP_INFO on Linux");
-    assert_eq!(tcp.client_state, "ESTABLISHED");
-    assert_eq!(tcp.server_state, "ESTABLISHED");
+    assert_eq!(tcp.client_state, TcpState::Established);
+    assert_eq!(tcp.server_state, TcpState::Established);
     match (tcp.client_send_window_bytes, tcp.server_send_window_bytes) {
         (Some(c), Some(s)) => assert_eq!((c, s), (0, 0), "both windows"),
         // Linux before 6.2 has no tcpi_snd_wnd: nothing to check.
@@ -118,8 +119,9 @@ fn the_deadlock_is_found_as_a_cycle_of_waits() {
     // Each kernel probes the zero window (persist), or still resends a
     // segment the full receiver dropped; neither is idle.
     for timer in [&tcp.client_timer, &tcp.server_timer] {
-        let timer = timer.as_deref().expect("/proc/net/tcp on Linux");
-        assert!(["persist", "retransmit"].contains(&timer), "{tcp:?}");
+        let timer = timer.expect("/proc/net/tcp on Linux");
+        let busy = [TcpTimer::Persist, TcpTimer::Retransmit];
+        assert!(busy.contains(&timer), "{tcp:?}");
     }
 }
 
@@ -160,8 +162,8 @@ fn a_stall_left_alone_probes_a_zero_window_and_never_gives_up() {
     assert!(t.client_backoff >= 1 && t.server_backoff >= 1, "{t:?}");
     assert!(t.client_probes <= 1 && t.server_probes <= 1, "{t:?}");
     assert_eq!(
-        (t.client_state.as_str(), t.server_state.as_str()),
-        ("ESTABLISHED", "ESTABLISHED")
+        (t.client_state, t.server_state),
+        (TcpState::Established, TcpState::Established)
     );
 }
 

@@ -4,7 +4,7 @@
 //! kernel picked; nothing waits out TIME_WAIT.
 
 use tcp_workbook::experiments::reuseaddr::Observed;
-use tcp_workbook::lab::kernel::TcpRow;
+use tcp_workbook::lab::kernel::{TcpRow, TcpState};
 use tcp_workbook::lab::report::{Errno, Report};
 
 use crate::{Background, cmd, report};
@@ -33,7 +33,7 @@ fn default_run_matches_the_book() {
 /// A TIME_WAIT row straight from /proc/net/tcp: its timer runs, at most
 /// the 60 s Linux gives it.
 fn assert_time_wait(row: &TcpRow) {
-    assert_eq!(row.state, "TIME_WAIT", "{row:?}");
+    assert_eq!(row.state, TcpState::TimeWait, "{row:?}");
     let left = row.timer_left_ms.expect("a TIME_WAIT row has a timer");
     assert!(0 < left && left <= 60_000, "{row:?}");
 }

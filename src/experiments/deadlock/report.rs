@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
-use super::{Knobs, ledger};
+use super::knobs::Knobs;
+use super::queues::{Buffers, Counts, Ends, Queues, ledger};
+use crate::lab::kernel::TcpTimer;
 use crate::lab::narrate::Narrator;
 use crate::lab::run::Ctx;
-use crate::lab::{kernel, peers, watch};
+use crate::lab::{peers, watch};
 
 /// What the default run observed: one [`Case`] per connection.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -53,11 +55,11 @@ pub struct Case {
     pub both_waiting: Option<bool>,
     /// The four kernel queues at the stall; `None` if no stall, or where
     /// the kernel does not report them.
-    pub queues: Option<kernel::Queues>,
+    pub queues: Option<Queues>,
     /// `TCP_INFO` of both sides at the stall.
-    pub tcp: Option<kernel::Ends>,
+    pub tcp: Option<Ends>,
     /// The buffer sizes read back with `getsockopt`.
-    pub buffers: kernel::Buffers,
+    pub buffers: Buffers,
     /// The client's `TCP_RTO_MIN_US` read back, in µs (`--rto-min-ms`
     /// after the kernel's rounding); `None` where the kernel has no such
     /// option.
@@ -67,23 +69,6 @@ pub struct Case {
     /// Threads and descriptors the case left behind (0 and 0).
     #[serde(flatten)]
     pub left: peers::Left,
-}
-
-/// The byte counters of one case.
-#[derive(Debug, Default, Clone, Copy)]
-#[derive(Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Counts {
-    /// Bytes the client's `send()` calls got the kernel to accept.
-    pub client_sent_bytes: u64,
-    /// Bytes the client's `recv()` calls returned.
-    pub client_received_bytes: u64,
-    /// Bytes the server's `recv()` calls returned.
-    pub server_read_bytes: u64,
-    /// Bytes the server's `send()` calls got the kernel to accept.
-    pub server_sent_bytes: u64,
-    /// Bytes the server read but its kernel has not yet accepted: the rest
-    /// of the reply inside its blocked `sendall()`. Our own bookkeeping.
-    pub server_held_bytes: u64,
 }
 
 impl Case {
@@ -172,7 +157,9 @@ pub(super) fn narrate_naive(say: &Narrator, case: &Case) {
             "   TCP_INFO segment size: client {} bytes, server {} bytes",
             t.client_segment_bytes, t.server_segment_bytes
         ));
-        let timer = |x: &Option<String>| x.clone().unwrap_or("unknown".into());
+        let timer = |x: &Option<TcpTimer>| {
+            x.map_or("unknown".into(), |t| t.to_string())
+        };
         say.say(format!(
             "   kernel timer (/proc/net/tcp): client {}, server {}",
             timer(&t.client_timer),
