@@ -463,20 +463,18 @@ fn run_ip(ip: &OsStr, args: &str, ns: Option<&OwnedFd>) -> Result<(), String> {
             });
         }
     }
-    let done = crate::workbook::runner::run_with_deadline(
-        command,
-        Duration::from_secs(5),
-    );
+    let done =
+        crate::lab::process::run_with_deadline(command, Duration::from_secs(5));
     match done {
-        Ok(crate::workbook::runner::Finished::Exited { status, .. })
+        Ok(crate::lab::process::Finished::Exited { status, .. })
             if status.success() =>
         {
             Ok(())
         }
-        Ok(crate::workbook::runner::Finished::Exited { stderr, .. }) => {
+        Ok(crate::lab::process::Finished::Exited { stderr, .. }) => {
             Err(format!("ip {args}: {}", stderr.trim()))
         }
-        Ok(crate::workbook::runner::Finished::Killed) => {
+        Ok(crate::lab::process::Finished::Killed) => {
             Err(format!("ip {args}: still running after 5 s"))
         }
         Err(e) => Err(format!("ip {args}: {e}")),

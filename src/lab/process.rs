@@ -1,5 +1,12 @@
-//! What a run leaves behind and costs: this process's threads, open
-//! descriptors and peak memory, and whether a call raised `SIGPIPE`.
+//! Processes: what a run leaves behind and costs (this process's threads,
+//! open descriptors and peak memory), whether a call raised `SIGPIPE`, and
+//! a child process run with a deadline that dies with its parent.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
 
 /// Runs `call` with `SIGPIPE` blocked in this thread and says whether the
 /// kernel raised `SIGPIPE` for it: a `send(2)` without `MSG_NOSIGNAL` on a
@@ -43,11 +50,103 @@ pub fn peak_rss_bytes() -> Option<u64> {
     })
 }
 
+/// How a child process run by [`run_with_deadline`] ended.
+#[derive(Debug)]
+pub enum Finished {
+    /// It exited by itself, with this status and output.
+    Exited {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// Everything it wrote to stdout.
+        stdout: String,
+        /// Everything it wrote to stderr.
+        stderr: String,
+    },
+    /// It was still running at the deadline, and was killed (`SIGKILL`).
+    Killed,
+}
+
+/// Runs `command` with stdin closed and its output captured, and kills it if
+/// it is still running after `deadline`. On Linux the child also dies with
+/// this process (`prctl(PR_SET_PDEATHSIG, SIGKILL)`), so a runner ended by
+/// Ctrl-C, `SIGTERM` or `SIGKILL` leaves no experiment running.
+///
+/// # Errors
+/// Fails if the process cannot be started or waited for.
+pub fn run_with_deadline(
+    mut command: Command,
+    deadline: Duration,
+) -> std::io::Result<Finished> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the child between fork and exec and
+        // calls only async-signal-safe functions (prctl, getppid, _exit).
+        unsafe {
+            command.pre_exec(move || {
+                if nix::libc::prctl(
+                    nix::libc::PR_SET_PDEATHSIG,
+                    nix::libc::SIGKILL,
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl(): then go at once.
+                if nix::libc::getppid() as u32 != parent {
+                    nix::libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Drain both pipes on threads, so a chatty child cannot fill a pipe
+    // and block (the deadlock of experiment 10, in miniature).
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = match child.wait_timeout(deadline) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Finished::Killed);
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    Ok(Finished::Exited {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
 #[cfg(test)]
 #[cfg(target_os = "linux")]
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::process::Command;
 
     /// send(2) without MSG_NOSIGNAL on a listening socket fails with EPIPE
     /// and raises SIGPIPE; with MSG_NOSIGNAL it only fails.
@@ -63,5 +162,36 @@ mod tests {
         });
         assert_eq!(sent.unwrap_err().raw_os_error(), Some(nix::libc::EPIPE));
         assert_eq!(raised, Some(false));
+    }
+
+    /// A process still running at its deadline is killed, not waited for.
+    #[test]
+    fn process_past_its_deadline_is_killed() {
+        let mut sleeper = Command::new("sleep");
+        sleeper.arg("30");
+        let finished =
+            run_with_deadline(sleeper, Duration::from_millis(50)).unwrap();
+        assert!(matches!(finished, Finished::Killed), "{finished:?}");
+    }
+
+    /// A process that exits in time has its status and output passed back.
+    #[test]
+    fn process_within_its_deadline_is_reported() {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "echo out; echo err >&2; exit 3"]);
+        match run_with_deadline(sh, Duration::from_secs(30)).unwrap() {
+            Finished::Exited {
+                status,
+                stdout,
+                stderr,
+            } => {
+                assert_eq!(status.code(), Some(3));
+                assert_eq!(
+                    (stdout.as_str(), stderr.as_str()),
+                    ("out\n", "err\n")
+                );
+            }
+            Finished::Killed => panic!("killed"),
+        }
     }
 }

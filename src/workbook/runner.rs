@@ -5,14 +5,13 @@
 //! runner works when `cargo run` has built only the runner.
 
 use std::ffi::OsString;
-use std::io::Read;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use wait_timeout::ChildExt;
 
 use crate::lab::narrate::{error_line, line};
+use crate::lab::process::{Finished, run_with_deadline};
 use crate::lab::report::{ErrorInfo, Report};
 use crate::lab::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
 use crate::workbook::registry::{self, EXPERIMENTS};
@@ -342,133 +341,6 @@ pub fn run_child(
                 .unwrap_or("no report and no error message");
             let code = status.code().unwrap_or(-1);
             failed("error", format!("exit status {code}: {why}"))
-        }
-    }
-}
-
-/// How a child process run by [`run_with_deadline`] ended.
-#[derive(Debug)]
-pub enum Finished {
-    /// It exited by itself, with this status and output.
-    Exited {
-        /// Its exit status.
-        status: std::process::ExitStatus,
-        /// Everything it wrote to stdout.
-        stdout: String,
-        /// Everything it wrote to stderr.
-        stderr: String,
-    },
-    /// It was still running at the deadline, and was killed (`SIGKILL`).
-    Killed,
-}
-
-/// Runs `command` with stdin closed and its output captured, and kills it if
-/// it is still running after `deadline`. On Linux the child also dies with
-/// this process (`prctl(PR_SET_PDEATHSIG, SIGKILL)`), so a runner ended by
-/// Ctrl-C, `SIGTERM` or `SIGKILL` leaves no experiment running.
-///
-/// # Errors
-/// Fails if the process cannot be started or waited for.
-pub fn run_with_deadline(
-    mut command: Command,
-    deadline: Duration,
-) -> std::io::Result<Finished> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use std::os::unix::process::CommandExt;
-        let parent = std::process::id();
-        // SAFETY: the closure runs in the child between fork and exec and
-        // calls only async-signal-safe functions (prctl, getppid, _exit).
-        unsafe {
-            command.pre_exec(move || {
-                if nix::libc::prctl(
-                    nix::libc::PR_SET_PDEATHSIG,
-                    nix::libc::SIGKILL,
-                ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died before prctl(): then go at once.
-                if nix::libc::getppid() as u32 != parent {
-                    nix::libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
-    }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    // Drain both pipes on threads, so a chatty child cannot fill a pipe
-    // and block (the deadlock of experiment 10, in miniature).
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = match child.wait_timeout(deadline) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(Finished::Killed);
-        }
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e);
-        }
-    };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    Ok(Finished::Exited {
-        status,
-        stdout,
-        stderr,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A process still running at its deadline is killed, not waited for.
-    #[test]
-    fn process_past_its_deadline_is_killed() {
-        let mut sleeper = Command::new("sleep");
-        sleeper.arg("30");
-        let finished =
-            run_with_deadline(sleeper, Duration::from_millis(50)).unwrap();
-        assert!(matches!(finished, Finished::Killed), "{finished:?}");
-    }
-
-    /// A process that exits in time has its status and output passed back.
-    #[test]
-    fn process_within_its_deadline_is_reported() {
-        let mut sh = Command::new("sh");
-        sh.args(["-c", "echo out; echo err >&2; exit 3"]);
-        match run_with_deadline(sh, Duration::from_secs(30)).unwrap() {
-            Finished::Exited {
-                status,
-                stdout,
-                stderr,
-            } => {
-                assert_eq!(status.code(), Some(3));
-                assert_eq!(
-                    (stdout.as_str(), stderr.as_str()),
-                    ("out\n", "err\n")
-                );
-            }
-            Finished::Killed => panic!("killed"),
         }
     }
 }
