@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use tcp_workbook::workbook::registry::EXPERIMENTS;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 

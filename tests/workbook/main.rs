@@ -11,6 +11,7 @@ mod bind_port;
 mod book;
 mod deadlock;
 mod interrupts;
+mod layout;
 mod listening_socket;
 mod partial_recv;
 mod partial_send;
