@@ -128,7 +128,12 @@ pub fn parse_buffer_size(s: &str) -> Result<BufferSize, String> {
 /// Resolves `host` (an address or a name, through `getaddrinfo(3)`) to its
 /// first address, preferring IPv4 as the book's `AF_INET` sockets do. An
 /// empty host and names under `.invalid` fail at once, without a lookup
-/// (so a typo in a test never sends a query to the network).
+/// (so a typo in a test never sends a query to the network). `localhost`
+/// and names under `.localhost` (RFC 6761, any case, with or without the
+/// final dot) are 127.0.0.1, and Debian's `ip6-localhost` and
+/// `ip6-loopback` are `::1`, also without a lookup: a resolver may send
+/// `localhost.` to the network, and the workbook's traffic stays on the
+/// machine.
 ///
 /// # Errors
 /// Fails if the host is empty, under `.invalid`, or resolves to no address.
@@ -141,6 +146,12 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
     // RFC 6761: names under .invalid never exist, and resolvers answer so
     // at once, without asking the network.
     let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Ok(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)));
+    }
+    if lower == "ip6-localhost" || lower == "ip6-loopback" {
+        return Ok(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)));
+    }
     if lower == "invalid" || lower.ends_with(".invalid") {
         return Err(anyhow!(
             "resolve host {host:?}: no such host (names under .invalid never exist, RFC 6761); hint: check the name, or use an IP address such as 127.0.0.1"
@@ -194,6 +205,20 @@ mod tests {
             resolve("127.0.0.2", 1060).unwrap(),
             "127.0.0.2:1060".parse().unwrap()
         );
+    }
+
+    /// Localhost names are loopback without a lookup (RFC 6761), whatever
+    /// their case and final dot; Debian's IPv6 names are ::1.
+    #[test]
+    fn localhost_names_are_loopback_without_a_lookup() {
+        let v4: SocketAddr = "127.0.0.1:1060".parse().unwrap();
+        for host in ["localhost", "localhost.", "LOCALHOST.", "a.localhost"] {
+            assert_eq!(resolve(host, 1060).unwrap(), v4, "{host}");
+        }
+        let v6: SocketAddr = "[::1]:1060".parse().unwrap();
+        for host in ["ip6-localhost", "IP6-LOOPBACK."] {
+            assert_eq!(resolve(host, 1060).unwrap(), v6, "{host}");
+        }
     }
 
     /// Sizes take suffixes and are checked against their range.
