@@ -50,6 +50,22 @@ pub fn peak_rss_bytes() -> Option<u64> {
     })
 }
 
+/// This process's own executable, to run again as a child: on Linux
+/// `/proc/self/exe`, which names the file this process started from even
+/// after `cargo build` has replaced or removed it (a runner's later rounds
+/// then still run the binary that started them); elsewhere
+/// `std::env::current_exe()`.
+///
+/// # Errors
+/// As for `std::env::current_exe()`, where `/proc` is missing.
+pub fn own_executable() -> std::io::Result<std::path::PathBuf> {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    if cfg!(target_os = "linux") && proc_exe.exists() {
+        return Ok(proc_exe.to_owned());
+    }
+    std::env::current_exe()
+}
+
 /// How a child process run by [`run_with_deadline`] ended.
 #[derive(Debug)]
 pub enum Finished {

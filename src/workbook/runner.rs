@@ -16,6 +16,12 @@ use crate::lab::report::{ErrorInfo, Report};
 use crate::lab::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
 use crate::workbook::registry::{self, EXPERIMENTS};
 
+/// The runner's hard deadline, in ms, for an experiment given arguments
+/// after `--` (without `--deadline-ms`): its own calls keep their
+/// deadlines, and a knob may make the whole run long (`06 --wait-out`
+/// waits about a minute for `TIME_WAIT` to end).
+pub const KNOBS_DEADLINE_MS: u64 = 600_000;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "workbook",
@@ -97,6 +103,14 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 );
                 return ExitCode::from(EXIT_USAGE);
             }
+            // Help and version are for people: the experiment prints them
+            // itself, in this process, rather than as a child's report.
+            let asks_help = rest.iter().any(|a| {
+                matches!(a.to_str(), Some("--help" | "-h" | "--version"))
+            });
+            if asks_help && let Some(e) = registry::find(&ids[0]) {
+                return e.run(rest.iter().cloned());
+            }
             run_ids(ids, rest, &args)
         }
         None => run_ids(&[], &[], &args),
@@ -137,6 +151,9 @@ fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
     if chosen.is_empty() {
         chosen = EXPERIMENTS.iter().collect();
     }
+    // In number order, each once, however they were named.
+    chosen.sort_by_key(|e| e.number);
+    chosen.dedup_by_key(|e| e.number);
     if args.repeat > 1 {
         return repeat(&chosen, rest, args);
     }
@@ -169,7 +186,7 @@ fn repeat(
     rest: &[OsString],
     args: &Args,
 ) -> ExitCode {
-    let mut mismatches = 0;
+    let (mut mismatches, mut errors) = (0, 0);
     for round in 1..=args.repeat {
         let started = std::time::Instant::now();
         let mut matched = 0;
@@ -178,10 +195,16 @@ fn repeat(
                 let mut v = serde_json::to_value(&report).expect("serializes");
                 v["round"] = round.into();
                 line(&v.to_string());
+            } else if report.observed == "error" {
+                line(&format!(
+                    "round {round}: could not run: {}",
+                    report.to_json()
+                ));
             } else if !report.matched {
                 line(&format!("round {round}: mismatch: {}", report.to_json()));
             }
             matched += usize::from(report.matched);
+            errors += usize::from(report.observed == "error");
         });
         mismatches += chosen.len() - matched;
         if !args.json {
@@ -195,12 +218,23 @@ fn repeat(
     }
     if !args.json {
         let runs = chosen.len() * args.repeat as usize;
+        let mismatches = mismatches - errors;
+        let could_not = match errors {
+            0 => String::new(),
+            n => format!(", {n} could not run"),
+        };
         line(&format!(
-            "{} rounds, {runs} runs, {mismatches} mismatches",
+            "{} rounds, {runs} runs, {mismatches} mismatches{could_not}",
             args.repeat
         ));
     }
-    ExitCode::from(if mismatches == 0 { 0 } else { EXIT_MISMATCH })
+    // An experiment that could not run is a usage or environment error, as
+    // without --repeat, not a mismatch of the kernel's.
+    ExitCode::from(match (errors, mismatches) {
+        (1.., _) => EXIT_USAGE,
+        (0, 0) => 0,
+        (0, _) => EXIT_MISMATCH,
+    })
 }
 
 /// Runs `chosen` in child processes, at most `args.jobs` at once, and
@@ -227,7 +261,14 @@ fn in_parallel(
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(e) = chosen.get(i) else { break };
-                    let ms = args.deadline_ms.unwrap_or(e.deadline_ms);
+                    // Knobs after `--` can make a run long (`--wait-out`,
+                    // a large `--bytes`): then the backstop is wider.
+                    let usual = if rest.is_empty() {
+                        e.deadline_ms
+                    } else {
+                        KNOBS_DEADLINE_MS
+                    };
+                    let ms = args.deadline_ms.unwrap_or(usual);
                     let report = run_child(e, rest, Duration::from_millis(ms));
                     *done[i].lock().expect("not poisoned") = Some(report);
                     let _ = tx.send(());
@@ -264,10 +305,11 @@ fn print_row(e: &Entry, report: &Report, json: bool) {
         mark,
         report.elapsed_ms
     ));
-    // Why an experiment could not run, in its own words or the runner's.
+    // Why an experiment could not run, in its own words or the runner's:
+    // on stderr, as every error is.
     if let Some(why) = report.measurements.get("error").and_then(|v| v.as_str())
     {
-        line(&format!("    {why}"));
+        error_line(format_args!("{} {}: {why}", e.id(), e.name));
     }
 }
 
@@ -293,7 +335,7 @@ pub fn run_child(
             started.elapsed().as_millis() as u64,
         )
     };
-    let exe = match std::env::current_exe() {
+    let exe = match crate::lab::process::own_executable() {
         Ok(exe) => exe,
         Err(err) => {
             return failed(

@@ -138,3 +138,88 @@ fn arguments_after_dashes_reach_the_experiment() {
     let r = crate::json_report(&out.stdout);
     assert_eq!(r["observed"], "large_case_completed", "{r}");
 }
+
+/// A run that cannot start (a bad argument after `--`) is a usage error
+/// with `--repeat` too: exit 2, each round says it could not run, and the
+/// summary counts it apart from the kernel's mismatches.
+#[test]
+fn repeat_of_a_run_that_cannot_start_exits_2() {
+    let out = cmd("workbook")
+        .args(["--repeat", "2", "run", "10", "--", "--bytes", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(": could not run: ").count(), 2, "{text}");
+    assert!(
+        text.contains("2 rounds, 2 runs, 0 mismatches, 2 could not run"),
+        "{text}"
+    );
+}
+
+/// `workbook run 01 -- --help` shows the experiment's help, exit 0, as
+/// `sixteen --help` does.
+#[test]
+fn help_after_dashes_is_the_experiments_help() {
+    let out = cmd("workbook")
+        .args(["run", "01", "--", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.starts_with("01: "), "{help}");
+    assert!(help.contains("Usage: sixteen"), "{help}");
+}
+
+/// Experiments named in any order, or twice, run once each in number order.
+#[test]
+fn experiments_run_in_number_order_once_each() {
+    let out = cmd("workbook")
+        .args(["--json", "run", "refused", "01", "08"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let numbers: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| v["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 8]);
+}
+
+/// A runner whose executable is removed while it runs (as `cargo build`
+/// replaces it under a running `cargo run -- --repeat`) goes on running
+/// the binary it started from: every round matches.
+#[test]
+fn repeat_survives_its_executable_being_replaced() {
+    let dir = std::env::temp_dir()
+        .join(format!("workbook-replaced-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("workbook");
+    std::fs::copy(crate::bin("workbook"), &copy).unwrap();
+    let mut child = std::process::Command::new(&copy)
+        .args(["--repeat", "3", "run", "01", "08"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        child.stdout.take().unwrap(),
+    ));
+    // The first round is over: now the file goes.
+    let first = lines.next().unwrap().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    use wait_timeout::ChildExt;
+    let status = child.wait_timeout(crate::PROCESS_DEADLINE).unwrap();
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("still running after the deadline: {first}\n{rest:?}");
+    };
+    assert_eq!(status.code(), Some(0), "{first}\n{rest:?}");
+    assert!(
+        rest.iter().any(|l| l == "3 rounds, 6 runs, 0 mismatches"),
+        "{rest:?}"
+    );
+}
