@@ -43,7 +43,7 @@ mod queues;
 mod report;
 
 pub use knobs::Knobs;
-use knobs::{create, parse_bytes, warn_if_slow};
+use knobs::{outputs, parse_bytes, warn_if_slow};
 pub use queues::{Buffers, Counts, Ends, Queues};
 pub use report::{Case, Observed};
 use report::{
@@ -392,8 +392,7 @@ fn run_case(
 // ANCHOR: experiment
 /// The default run: the small case, the large case, the fix; the verdict.
 fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
-    let plot_file = create(k.plot.as_ref())?; // a bad path fails up front
-    let diagram_file = create(k.diagram.as_ref())?;
+    let (plot_file, diagram_file) = outputs(k)?; // bad paths fail up front
     let say = &ctx.say;
     let mut charts = Vec::new();
     let (small, large) = if k.fixed {
@@ -409,9 +408,9 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         ));
         let (large, chart) = run_case(Client::Naive, k.bytes, k, ctx)?;
         narrate_naive(say, &large);
-        if let (Some((file, shown)), Some(q)) = (diagram_file, &large.queues) {
-            diagram::write_cycle_svg(file, &shown, q, large.tcp.as_ref())?;
-            say.say(format!("   diagram written to {shown}"));
+        if let (Some(file), Some(q)) = (diagram_file, &large.queues) {
+            file.write(&diagram::cycle_svg(q, large.tcp.as_ref())?)?;
+            say.say(format!("   diagram written to {}", file.shown()));
         }
         charts.push(chart);
         (Some(small), Some(large))
@@ -425,9 +424,9 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
     let (fixed, chart) = run_case(Client::Reading, k.bytes, k, ctx)?;
     narrate_fix(say, &fixed);
     charts.push(chart);
-    if let Some((file, shown)) = plot_file {
-        plot::write_svg(file, &shown, &charts)?;
-        say.say(format!("plot written to {shown}"));
+    if let Some(file) = plot_file {
+        file.write(&plot::svg(&charts)?)?;
+        say.say(format!("plot written to {}", file.shown()));
     }
     let o = Observed {
         small,

@@ -9,6 +9,7 @@ pub mod kernel;
 pub mod names;
 pub mod narrate;
 pub mod netns;
+pub mod out_file;
 pub mod peers;
 pub mod plot;
 pub mod privilege;

@@ -1,9 +1,6 @@
 //! Drawing bytes against time as an SVG file (plotters, SVG backend only: no
 //! system font libraries are needed).
 
-use std::fs::File;
-use std::io::Write;
-
 use plotters::prelude::*;
 
 /// One chart: a title, and named series of (ms, bytes) points.
@@ -41,24 +38,16 @@ impl Chart {
     }
 }
 
-/// Writes `charts`, stacked top to bottom, as SVG into `file` (opened
-/// before the experiment ran, so that a bad path is an error up front);
-/// `shown` names it in errors. The y axis is in MiB.
+/// Draws `charts`, stacked top to bottom, as one SVG document. The y axis
+/// is in MiB.
 ///
 /// # Errors
-/// Fails if the file cannot be written, with the errno named.
-pub fn write_svg(
-    mut file: File,
-    shown: &str,
-    charts: &[Chart],
-) -> anyhow::Result<()> {
-    use crate::lab::error::Op;
+/// What plotters could not draw.
+pub fn svg(charts: &[Chart]) -> anyhow::Result<String> {
     let mut svg = String::new();
     draw(&mut svg, charts)
-        .map_err(|e| anyhow::anyhow!("draw the plot {shown}: {e}"))?;
-    file.write_all(svg.as_bytes())
-        .op(format_args!("write {shown}"))?;
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("draw the plot: {e}"))?;
+    Ok(svg)
 }
 
 fn draw(svg: &mut String, charts: &[Chart]) -> Result<(), String> {

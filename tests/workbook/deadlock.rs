@@ -348,6 +348,54 @@ fn diagram_shows_the_queues_the_report_gives() {
     assert!(svg.contains("waits for the server to read"));
 }
 
+/// Output files are checked before any work and written whole at the end:
+/// a bad `--diagram` path fails up front (exit 2) and leaves an existing
+/// `--plot` file as it was; one path for both, or a directory, is refused;
+/// a symbolic link at the path is replaced by the file, and what it
+/// pointed to is untouched.
+#[test]
+fn output_files_are_checked_first_and_written_whole() {
+    let dir = std::env::temp_dir()
+        .join(format!("deadlock-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (keep, aimed) = (dir.join("keep.svg"), dir.join("aimed.txt"));
+    std::fs::write(&keep, "old").unwrap();
+    std::fs::write(&aimed, "not ours").unwrap();
+    let keep_s = keep.to_str().unwrap();
+    let missing = "/nonexistent-dir/d.svg";
+    crate::assert_usage_error(
+        "deadlock",
+        &["--plot", keep_s, "--diagram", missing],
+    );
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "old");
+    let same = format!("{}/./keep.svg", dir.display());
+    crate::assert_usage_error(
+        "deadlock",
+        &["--plot", keep_s, "--diagram", &same],
+    );
+    let as_dir = format!("{}/", dir.display());
+    crate::assert_usage_error("deadlock", &["--plot", &as_dir]);
+    let link = dir.join("link.svg");
+    std::os::unix::fs::symlink(&aimed, &link).unwrap();
+    let out = cmd("deadlock")
+        .args(["--fixed", "--bytes", "64KiB", "--plot"])
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let is_link = std::fs::symlink_metadata(&link).unwrap().is_symlink();
+    let svg = std::fs::read_to_string(&link).unwrap();
+    let aimed_now = std::fs::read_to_string(&aimed).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!is_link && svg.starts_with("<svg"), "{is_link} {svg:.40}");
+    assert_eq!(aimed_now, "not ours");
+    assert_eq!(left.len(), 3, "no temporary file left: {left:?}");
+}
+
 /// The server speaks `tcp_deadlock.py`'s protocol: everything a raw client
 /// sends comes back upper-cased, then end of stream after the half-close.
 #[test]

@@ -2,13 +2,9 @@
 //! windows as an SVG figure (plotters, SVG backend): only experiment 10
 //! draws it.
 
-use std::fs::File;
-use std::io::Write;
-
 use plotters::prelude::*;
 
 use super::queues::{Ends, Queues};
-use crate::lab::error::Op;
 
 /// Draws the wait-for cycle of a deadlocked connection as SVG into `file`:
 /// the two programs, the four kernel queues with the bytes in each, the two
@@ -18,18 +14,11 @@ use crate::lab::error::Op;
 ///
 /// # Errors
 /// Fails if the file cannot be written, with the errno named.
-pub fn write_cycle_svg(
-    mut file: File,
-    shown: &str,
-    q: &Queues,
-    ends: Option<&Ends>,
-) -> anyhow::Result<()> {
+pub fn cycle_svg(q: &Queues, ends: Option<&Ends>) -> anyhow::Result<String> {
     let mut svg = String::new();
     draw_cycle(&mut svg, q, ends)
-        .map_err(|e| anyhow::anyhow!("draw the diagram {shown}: {e}"))?;
-    file.write_all(svg.as_bytes())
-        .op(format_args!("write {shown}"))?;
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("draw the diagram: {e}"))?;
+    Ok(svg)
 }
 
 fn draw_cycle(

@@ -4,7 +4,7 @@
 //! `../deadlock.rs`.
 
 use crate::lab::args::{self, BufferSize};
-use crate::lab::error::{Op, SocketError};
+use crate::lab::out_file::OutFile;
 
 /// The default run's knobs.
 #[derive(Debug, Clone, clap::Args)]
@@ -87,14 +87,25 @@ pub(super) fn warn_if_slow(k: &Knobs) {
     }
 }
 
-/// Creates the file at `path`, if one was asked for, with its name for
-/// messages.
-pub(super) fn create(
-    path: Option<&std::path::PathBuf>,
-) -> Result<Option<(std::fs::File, String)>, SocketError> {
-    let Some(path) = path else { return Ok(None) };
-    let shown = path.display().to_string();
-    let file =
-        std::fs::File::create(path).op(format_args!("create {shown}"))?;
-    Ok(Some((file, shown)))
+/// `--plot` and `--diagram`, checked before any work (see [`OutFile`]):
+/// each writable, and not both the same file.
+///
+/// # Errors
+/// One line naming the flag and the path, with a hint.
+pub(super) fn outputs(
+    k: &Knobs,
+) -> anyhow::Result<(Option<OutFile>, Option<OutFile>)> {
+    let plot = k.plot.as_deref().map(|p| OutFile::check("--plot", p));
+    let diagram = k.diagram.as_deref().map(|p| OutFile::check("--diagram", p));
+    let (plot, diagram) = (plot.transpose()?, diagram.transpose()?);
+    if let (Some(p), Some(d)) = (&plot, &diagram)
+        && p.same_as(d)
+    {
+        anyhow::bail!(
+            "--plot and --diagram {}: the same file; hint: give each its own \
+             name, such as plot.svg and cycle.svg",
+            p.shown()
+        );
+    }
+    Ok((plot, diagram))
 }
