@@ -166,7 +166,7 @@ fn receive_all(
     received: &AtomicU64,
     timeout: Duration,
 ) -> io::Result<(u64, u64)> {
-    let mut data = vec![0; size];
+    let mut data = process::bytes(size as u64, |_| 0)?;
     let (mut total, mut wrong) = (0u64, 0u64);
     loop {
         let n = deadline::recv_ready(&mut sock, &mut data, timeout)?;

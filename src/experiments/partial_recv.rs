@@ -35,7 +35,7 @@ use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
 use crate::lab::run::{Ctx, Verdict};
 use crate::lab::tally::{Recv, Tally, recv_lines, size_counts};
-use crate::lab::{args, deadline, names, peers, server};
+use crate::lab::{args, deadline, names, peers, process, server};
 
 /// What the default run observed: every `recv(2)` each `recvall()` made.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -175,7 +175,7 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
     lines.iter().for_each(|l| client.say(l));
     let n = k.message_bytes;
     say.say(format!("2. A big message: {n} bytes in one sendall()"));
-    let big: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    let big = process::bytes(n, |i| (i % 251) as u8).op("the big message")?;
     let (got, big_recvs) = conversation(&listener, &big, &[], big.len(), ctx)?;
     let big_intact = got.op("recvall")? == big;
     let calls = big_recvs.len();

@@ -37,7 +37,7 @@ use crate::lab::pyfmt::py_addr;
 use crate::lab::report::Errno;
 use crate::lab::run::{Ctx, Verdict};
 use crate::lab::tally::Sent;
-use crate::lab::{deadline, kernel, names, peers, server};
+use crate::lab::{deadline, kernel, names, peers, process, server};
 
 /// What the default run observed. The client role fills in only what the
 /// sender sees; the peer's fields are then 0 or `None`.
@@ -233,7 +233,7 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         .server()
         .say(format!("SO_RCVBUF read back {rcvbuf}"));
     // Steps 1 to 3, while the peer reads nothing.
-    let message = vec![b'x'; k.message_bytes as usize];
+    let message = process::bytes(k.message_bytes, |_| b'x').op("message")?;
     let sndtimeo = Duration::from_millis(k.sndtimeo_ms);
     let (sent, taken) = client(&sock, &message, sndtimeo, &ctx.say.client())?;
     // Step 4: the peer reads, on a thread of its own, while we sendall().
@@ -355,7 +355,8 @@ impl crate::lab::run::Experiment for PartialSend {
             }
             Role::Client(a) => {
                 let sock = connect_to(a.server_addr()?, k, ctx.timeout)?;
-                let message = vec![b'x'; k.message_bytes as usize];
+                let message =
+                    process::bytes(k.message_bytes, |_| b'x').op("message")?;
                 let timeo = Duration::from_millis(k.sndtimeo_ms);
                 let (_, taken) = client(&sock, &message, timeo, say)?;
                 sendall(&sock, &message[taken..], ctx.timeout, say)?;

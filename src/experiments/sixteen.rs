@@ -30,7 +30,7 @@ use crate::lab::error::{Op, SocketError};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
 use crate::lab::run::{Ctx, NoKnobs, Verdict};
-use crate::lab::{args, deadline, names, peers, server};
+use crate::lab::{args, deadline, names, peers, process, server};
 
 /// The client's message: exactly sixteen octets.
 pub const HELLO: &[u8; 16] = b"Hi there, server";
@@ -68,7 +68,7 @@ pub struct Observed {
 /// before the socket closed". A `recv` error (a timeout set with
 /// `SO_RCVTIMEO` gives `EAGAIN`) is returned as it is.
 pub fn recv_all(sock: &mut impl Read, length: usize) -> io::Result<Vec<u8>> {
-    let mut data = vec![0; length];
+    let mut data = process::bytes(length as u64, |_| 0)?; // not an abort
     let mut received = 0;
     while received < length {
         match sock.read(&mut data[received..]) {

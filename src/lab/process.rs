@@ -50,6 +50,31 @@ pub fn peak_rss_bytes() -> Option<u64> {
     })
 }
 
+/// `n` bytes, each `byte(i)` for its index `i`, in memory this process may
+/// not have: the allocation is asked for first (`Vec::try_reserve_exact`),
+/// so a limit (`ulimit -v`, a container's) gives an error to report in one
+/// line instead of an abort with a backtrace.
+///
+/// # Errors
+/// `OutOfMemory`, naming the size and how to ask for less.
+pub fn bytes(n: u64, byte: impl Fn(u64) -> u8) -> std::io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    let fits = usize::try_from(n)
+        .ok()
+        .filter(|&n| v.try_reserve_exact(n).is_ok());
+    if fits.is_none() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            format!(
+                "cannot allocate {n} bytes; hint: ask for fewer bytes, or \
+                 allow this process more memory (ulimit -v)"
+            ),
+        ));
+    }
+    v.extend((0..n).map(byte));
+    Ok(v)
+}
+
 /// This process's own executable, to run again as a child: on Linux
 /// `/proc/self/exe`, which names the file this process started from even
 /// after `cargo build` has replaced or removed it (a runner's later rounds
