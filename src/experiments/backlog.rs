@@ -222,7 +222,7 @@ pub enum Outcome {
 /// The verdict: backlog + 1 clients connected at once (the backlog capped
 /// at somaxconn); the others got no answer, not a refusal, and waited in
 /// SYN_SENT; after one accept(), one of them got in.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     use Outcome::*;
     let granted = o.backlog.min(o.somaxconn.unwrap_or(u32::MAX));
     let room = (granted as usize + 1).min(o.clients.len());

@@ -258,7 +258,7 @@ const TWO_HOSTS: [&str; 6] = [
 /// The verdict: every loopback cell as predicted (the connection to
 /// 127.0.0.2 reaching the server as 127.0.0.2), and, if they ran, every
 /// two-host cell (A sees B's address as the peer).
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     let ip = |a: Option<SocketAddr>| a.map(|a| a.ip());
     let loopback = o.loopback.iter().map(outcome).eq(LOOPBACK)
         && ip(o.loopback[3].server_name) == Some(OTHER_LOOPBACK.into());

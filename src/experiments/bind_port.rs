@@ -245,7 +245,7 @@ pub enum Outcome {
 /// The verdict, from the errnos the kernel returned: the same address and
 /// port refused, another address free, port 0 in the range, and `EACCES`
 /// for an ordinary user below the privileged limit (unless skipped).
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     use Outcome::*;
     let is = |e: &Option<Errno>, name: &str| {
         e.as_ref().is_some_and(|e| e.name == name)

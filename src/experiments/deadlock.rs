@@ -503,7 +503,7 @@ pub enum Outcome {
 // ANCHOR: verdict
 /// The outcome, from the cases: the small one completes, the large one
 /// stalls with a balanced ledger, and the fix completes.
-fn verdict(o: &Observed) -> Outcome {
+pub fn verdict(o: &Observed) -> Outcome {
     match (&o.small, &o.large) {
         (None, _) | (_, None) if o.fixed.completed => Outcome::Completed,
         (None, _) | (_, None) if o.fixed.timing.stalled => Outcome::Stalled,

@@ -269,7 +269,7 @@ pub enum Outcome {
 /// The verdict, from what the kernel reported: each connected socket on
 /// the listening port, facing its own client, with its own reply; the
 /// listening and the never-connected socket refusing data.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     use Outcome::*;
     let is =
         |e: &Option<Errno>, name| e.as_ref().is_some_and(|e| e.name == name);

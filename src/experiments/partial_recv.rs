@@ -242,7 +242,7 @@ pub enum Outcome {
 
 // ANCHOR: verdict
 /// The verdict, from the recvs the tallies recorded.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     use Outcome::*;
     let first = o.split_recvs.first().map_or(0, |r| r.returned_bytes);
     let eof_ok = |c: &EofCase| {

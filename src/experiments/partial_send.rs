@@ -283,7 +283,7 @@ pub enum Outcome {
 
 // ANCHOR: verdict
 /// The verdict, from the counts and errnos the kernel returned.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     use Outcome::*;
     let eagain =
         |x: &Sent| x.errno.as_ref().is_some_and(|e| e.name == "EAGAIN");

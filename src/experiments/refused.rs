@@ -246,7 +246,7 @@ pub enum Outcome {
 
 // ANCHOR: verdict
 /// The verdict: both connects refused, and the other listener untold.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     let is = |e: &Option<Errno>, name: &str| {
         e.as_ref().is_some_and(|e| e.name == name)
     };

@@ -307,7 +307,7 @@ pub enum Outcome {
 
 // ANCHOR: verdict
 /// The verdict, from the errnos and rows the kernel gave.
-fn verdict(
+pub fn verdict(
     o: Observed,
     waited: bool,
     say: &Narrator,

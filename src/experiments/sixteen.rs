@@ -223,7 +223,7 @@ pub enum Outcome {
 // ANCHOR: verdict
 /// The verdict, from what the sockets reported: both messages intact, the
 /// connected socket on the listening port, its peer the client's name.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     use Outcome::*;
     let message = o.server_received.as_bytes() == HELLO;
     let reply = o.client_received.as_bytes() == FAREWELL;

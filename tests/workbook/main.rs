@@ -12,6 +12,7 @@ mod book;
 mod deadlock;
 mod interrupts;
 mod listening_socket;
+mod outcomes;
 mod partial_recv;
 mod partial_send;
 mod python_peers;
