@@ -26,6 +26,7 @@ use std::time::Instant;
 use plotters::prelude::*;
 use tcp_workbook::experiments::deadlock::{Case, Observed};
 use tcp_workbook::lab::report::Report;
+use tcp_workbook::lab::watch::Detector;
 
 fn run(args: &[&str]) -> (f64, Report<Observed>) {
     let start = Instant::now();
@@ -100,9 +101,9 @@ fn series(title: &str, runs: usize, args: &[&str]) {
         mismatches += usize::from(!r.matched);
         let l = large(&r);
         wall.push(ms);
-        match l.timing.detected_by.as_deref() {
-            Some("cycle") => by_cycle += 1,
-            Some(_) => by_silence += 1,
+        match l.timing.detected_by {
+            Some(Detector::Cycle) => by_cycle += 1,
+            Some(Detector::Silence) => by_silence += 1,
             None => {}
         }
         for p in &l.timing.long_pauses {

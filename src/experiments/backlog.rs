@@ -121,7 +121,10 @@ fn server(sc: &TcpStream, peer: SocketAddr, say: &Narrator) {
 // ANCHOR: experiment
 /// The default run: clients connect to a server that does not accept;
 /// then it accepts one.
-fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(
+    k: &Knobs,
+    ctx: &Ctx,
+) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let (to_server, to_clients) = (ctx.say.server(), ctx.say.client());
     let listener = listen_at("127.0.0.1:0".parse()?, k.backlog)?;
     let at = names::socket_name(&listener)?;
@@ -192,40 +195,63 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// backlog + 1 clients connected while nobody accepted; the next got no
+    /// answer, not a refusal, and waited in SYN_SENT until an accept() made
+    /// room, then got in.
+    Ignored,
+    /// Every client connected at once: there were no more than backlog + 1
+    /// of them, so nobody had to wait (`--clients`).
+    AllQueued,
+    /// The listening socket's backlog, as the kernel reports it, was not
+    /// the one asked for (capped at somaxconn).
+    BacklogDiffers,
+    /// Other than backlog + 1 clients connected, or were queued, at once.
+    CountDiffers,
+    /// A client was refused, or failed otherwise, instead of being ignored.
+    Refused,
+    /// A client that did not get in was not waiting in SYN_SENT.
+    NotWaiting,
+    /// No waiting client got in after an accept() made room.
+    NeverLetIn,
+}
+
 // ANCHOR: verdict
 /// The verdict: backlog + 1 clients connected at once (the backlog capped
 /// at somaxconn); the others got no answer, not a refusal, and waited in
 /// SYN_SENT; after one accept(), one of them got in.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+    use Outcome::*;
     let granted = o.backlog.min(o.somaxconn.unwrap_or(u32::MAX));
     let room = (granted as usize + 1).min(o.clients.len());
     let ignored: Vec<&Connecting> =
         o.clients.iter().filter(|c| !c.connected()).collect();
+    let q = &o.queue_before_accept;
+    let answered = o.clients.iter().all(|c| c.error.is_none());
+    let waiting = ignored.iter().all(|c| c.is(TcpState::SynSent));
+    let let_in = ignored.is_empty() || o.let_in.is_some();
     let checks = [
-        ("backlog", o.queue_before_accept.backlog == granted),
-        ("connected", o.connected_at_once == room),
-        ("queued", o.queue_before_accept.queued as usize == room),
-        ("not refused", o.clients.iter().all(|c| c.error.is_none())),
-        ("SYN_SENT", ignored.iter().all(|c| c.is(TcpState::SynSent))),
-        ("let in", ignored.is_empty() || o.let_in.is_some()),
+        ("backlog", q.backlog == granted, BacklogDiffers),
+        ("connected", o.connected_at_once == room, CountDiffers),
+        ("queued", q.queued as usize == room, CountDiffers),
+        ("not refused", answered, Refused),
+        ("SYN_SENT", waiting, NotWaiting),
+        ("let in", let_in, NeverLetIn),
     ];
     let observed = match say.checks(&checks) {
-        None if ignored.is_empty() => "all_queued",
-        None => "ignored",
-        Some(0) => "backlog_differs",
-        Some(1 | 2) => "count_differs",
-        Some(3) => "refused",
-        Some(4) => "not_waiting",
-        Some(_) => "never_let_in",
+        Some(failed) => failed,
+        None if ignored.is_empty() => AllQueued,
+        None => Ignored,
     };
     // With room for every client, the book predicts nobody waits.
     let all_fit = o.clients.len() == room;
     let v = Verdict::new(observed, o);
-    if all_fit {
-        v.expecting("all_queued")
-    } else {
-        v
-    }
+    if all_fit { v.expecting(AllQueued) } else { v }
 }
 // ANCHOR_END: verdict
 
@@ -282,8 +308,9 @@ impl crate::lab::run::Experiment for Backlog {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(k, ctx)
     }
 

@@ -169,7 +169,10 @@ fn cell(
 
 // ANCHOR: experiment
 /// The default run: the loopback table, then the same on two hosts.
-fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(
+    k: &Knobs,
+    ctx: &Ctx,
+) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let here = |_: &str| Socket::new(Domain::IPV4, Type::STREAM, Some(TCP));
     let mut loopback = Vec::new();
     for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED] {
@@ -222,6 +225,23 @@ fn two_hosts(o: &mut TwoHostsPart, ctx: &Ctx) -> anyhow::Result<()> {
 } // drop(hosts): the helper exits, the namespaces and the veth go with it
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// A server bound to 127.0.0.1 was refused to clients that came by
+    /// another address or from another host; one bound to "" accepted them all.
+    BoundOnly,
+    /// A loopback cell went other than the book predicts, or the
+    /// connection to 127.0.0.2 did not reach the server as 127.0.0.2.
+    LoopbackDiffers,
+    /// A two-host cell went other than the book predicts, or host A did
+    /// not see host B's address as the peer.
+    TwoHostsDiffer,
+}
+
 // ANCHOR: verdict
 /// Each cell as the book predicts it, in the tables' order.
 const LOOPBACK: [&str; 4] =
@@ -238,7 +258,7 @@ const TWO_HOSTS: [&str; 6] = [
 /// The verdict: every loopback cell as predicted (the connection to
 /// 127.0.0.2 reaching the server as 127.0.0.2), and, if they ran, every
 /// two-host cell (A sees B's address as the peer).
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     let ip = |a: Option<SocketAddr>| a.map(|a| a.ip());
     let loopback = o.loopback.iter().map(outcome).eq(LOOPBACK)
         && ip(o.loopback[3].server_name) == Some(OTHER_LOOPBACK.into());
@@ -250,10 +270,12 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         "checks: loopback {}, two hosts {ran}",
         mark(loopback)
     ));
-    let observed = match (loopback, two_hosts || !o.two_hosts.ran) {
-        (true, true) => "bound_only",
-        (false, _) => "loopback_differs",
-        (true, false) => "two_hosts_differ",
+    let observed = if !loopback {
+        Outcome::LoopbackDiffers
+    } else if o.two_hosts.ran && !two_hosts {
+        Outcome::TwoHostsDiffer
+    } else {
+        Outcome::BoundOnly
     };
     Verdict::new(observed, o)
 }
@@ -285,8 +307,9 @@ impl crate::lab::run::Experiment for BindInterface {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(k, ctx)
     }
 

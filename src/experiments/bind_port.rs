@@ -172,7 +172,7 @@ impl Privileged {
 
 // ANCHOR: experiment
 /// The default run: the three cases, each on ports the kernel picks.
-fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let say = &ctx.say;
     say.say("1. A listener holds a port; three more sockets try to bind it");
     let (listener, port) = listener_on_a_port_free_at(OTHER_HOST)?;
@@ -218,11 +218,35 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// A port in use could not be bound again on the same address (or
+    /// on all interfaces), another address could bind it, port 0 got a free
+    /// port in the range, and an ordinary user could not bind below 1024.
+    PortClaimed,
+    /// A second bind of the port in use, on its address or on all
+    /// interfaces, did not fail with EADDRINUSE.
+    PortShared,
+    /// Binding the port in use on another address (127.0.0.2) failed.
+    OtherAddressRefused,
+    /// Port 0 got port 0 back, or a port outside the local port range.
+    #[serde(rename = "port_0_out_of_range")]
+    #[strum(serialize = "port_0_out_of_range")]
+    Port0OutOfRange,
+    /// An ordinary user's bind below the privileged limit did not fail with EACCES.
+    PrivilegedAllowed,
+}
+
 // ANCHOR: verdict
 /// The verdict, from the errnos the kernel returned: the same address and
 /// port refused, another address free, port 0 in the range, and `EACCES`
 /// for an ordinary user below the privileged limit (unless skipped).
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+    use Outcome::*;
     let is = |e: &Option<Errno>, name: &str| {
         e.as_ref().is_some_and(|e| e.name == name)
     };
@@ -230,23 +254,21 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         .local_port_range
         .is_none_or(|[lo, hi]| (lo..=hi).contains(&o.port_zero_got));
     let p = &o.privileged;
+    let in_use = is(&o.same_address_errno, "EADDRINUSE");
+    let all = is(&o.all_interfaces_errno, "EADDRINUSE");
+    let other = o.other_address_errno.is_none();
+    let port_0 = o.port_zero_got != 0 && in_range;
     let mut checks = vec![
-        ("in use", is(&o.same_address_errno, "EADDRINUSE")),
-        ("all interfaces", is(&o.all_interfaces_errno, "EADDRINUSE")),
-        ("127.0.0.2", o.other_address_errno.is_none()),
-        ("port 0", o.port_zero_got != 0 && in_range),
+        ("in use", in_use, PortShared),
+        ("all interfaces", all, PortShared),
+        ("127.0.0.2", other, OtherAddressRefused),
+        ("port 0", port_0, Port0OutOfRange),
     ];
     // A skipped case is not a check that passed: it is left out.
     if p.skipped.is_none() {
-        checks.push(("privileged", is(&p.errno, "EACCES")));
+        checks.push(("privileged", is(&p.errno, "EACCES"), PrivilegedAllowed));
     }
-    let observed = match say.checks(&checks) {
-        None => "port_claimed",
-        Some(0 | 1) => "port_shared",
-        Some(2) => "other_address_refused",
-        Some(3) => "port_0_out_of_range",
-        Some(_) => "privileged_allowed",
-    };
+    let observed = say.checks(&checks).unwrap_or(PortClaimed);
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
@@ -267,8 +289,12 @@ impl crate::lab::run::Experiment for BindPort {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(_: &NoKnobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(
+        _: &NoKnobs,
+        ctx: &Ctx,
+    ) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(ctx)
     }
 

@@ -391,7 +391,10 @@ fn run_case(
 
 // ANCHOR: experiment
 /// The default run: the small case, the large case, the fix; the verdict.
-fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(
+    k: &Knobs,
+    ctx: &Ctx,
+) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let (plot_file, diagram_file) = outputs(k)?; // bad paths fail up front
     let say = &ctx.say;
     let mut charts = Vec::new();
@@ -435,26 +438,57 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
         peak_rss_bytes: process::peak_rss_bytes(),
     };
     let v = Verdict::new(verdict(&o), o);
-    Ok(if k.fixed { v.expecting("completed") } else { v })
+    Ok(if k.fixed {
+        v.expecting(Outcome::Completed)
+    } else {
+        v
+    })
 }
 // ANCHOR_END: experiment
+
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// The small case completed; in the large case client and server both
+    /// blocked, with the bytes each had sent accounted for in the queues and
+    /// buffers; and the client that reads while it writes completed.
+    Deadlock,
+    /// The fix completed (`--fixed`, which runs the fix only).
+    Completed,
+    /// The fix stalled (`--fixed`, which runs the fix only).
+    Stalled,
+    /// The client that reads while it writes did not complete.
+    FixFailed,
+    /// The small case (16 bytes) did not complete.
+    SmallCaseFailed,
+    /// The large case completed: no deadlock.
+    LargeCaseCompleted,
+    /// The large case neither completed nor stalled: it failed.
+    LargeCaseFailed,
+    /// The large case stalled, but the bytes sent and the bytes read and
+    /// queued did not add up.
+    LedgerUnbalanced,
+}
 
 // ANCHOR: verdict
 /// The outcome, from the cases: the small one completes, the large one
 /// stalls with a balanced ledger, and the fix completes.
-fn verdict(o: &Observed) -> &'static str {
+pub fn verdict(o: &Observed) -> Outcome {
     match (&o.small, &o.large) {
-        (None, _) | (_, None) if o.fixed.completed => "completed",
-        (None, _) | (_, None) if o.fixed.timing.stalled => "stalled",
-        (None, _) | (_, None) => "fix_failed",
-        (Some(small), _) if !small.completed => "small_case_failed",
-        (_, Some(large)) if large.completed => "large_case_completed",
-        (_, Some(large)) if !large.timing.stalled => "large_case_failed",
+        (None, _) | (_, None) if o.fixed.completed => Outcome::Completed,
+        (None, _) | (_, None) if o.fixed.timing.stalled => Outcome::Stalled,
+        (None, _) | (_, None) => Outcome::FixFailed,
+        (Some(small), _) if !small.completed => Outcome::SmallCaseFailed,
+        (_, Some(large)) if large.completed => Outcome::LargeCaseCompleted,
+        (_, Some(large)) if !large.timing.stalled => Outcome::LargeCaseFailed,
         (_, Some(large)) if large.ledger_balanced() == Some(false) => {
-            "ledger_unbalanced"
+            Outcome::LedgerUnbalanced
         }
-        _ if !o.fixed.completed => "fix_failed",
-        _ => "deadlock",
+        _ if !o.fixed.completed => Outcome::FixFailed,
+        _ => Outcome::Deadlock,
     }
 }
 // ANCHOR_END: verdict
@@ -591,8 +625,9 @@ impl crate::lab::run::Experiment for Deadlock {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(k, ctx)
     }
 

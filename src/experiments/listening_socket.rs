@@ -197,7 +197,7 @@ fn farewell(mut sock: TcpStream, say: &Narrator) -> anyhow::Result<String> {
 // ANCHOR: experiment
 /// The default run: two conversations at once, then the listening socket
 /// and a never-connected socket asked to do a connected socket's work.
-fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let (to_server, to_clients) = (ctx.say.server(), ctx.say.client());
     let t = ctx.timeout;
     let listener = listen_at("127.0.0.1:0".parse()?)?;
@@ -241,11 +241,37 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// Each accept() returned a new connected socket on the listening port,
+    /// facing its own client, and the listening socket could not send or receive
+    /// (EPIPE, ENOTCONN), nor could a never-connected one.
+    AcceptsOnly,
+    /// A connected socket's name was not the listening address.
+    ConnectedPortDiffers,
+    /// A connected socket's peer, or accept()'s address, was not its
+    /// client's name, or the two clients had one name.
+    PeerDiffers,
+    /// A client got a reply that was not addressed to it.
+    RepliesCrossed,
+    /// The listening socket did not refuse send, recv and getpeername as
+    /// the book says, or its name was not the listening address.
+    ListenerAnswered,
+    /// A never-connected socket did not refuse send, recv and
+    /// getpeername, or it had a name.
+    UnconnectedAnswered,
+}
+
 // ANCHOR: verdict
 /// The verdict, from what the kernel reported: each connected socket on
 /// the listening port, facing its own client, with its own reply; the
 /// listening and the never-connected socket refusing data.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+    use Outcome::*;
     let is =
         |e: &Option<Errno>, name| e.as_ref().is_some_and(|e| e.name == name);
     let refuses = |d: &DataCalls| {
@@ -263,24 +289,16 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
     let mut replies = o.replies.iter().zip(&o.client_names);
     let reply = replies.all(|(r, name)| *r == reply_to(name));
     let unbound: SocketAddr = "0.0.0.0:0".parse().expect("an address");
+    let listener = refuses(l) && l.getsockname == Some(o.listening_address);
+    let unconnected = refuses(f) && f.getsockname == Some(unbound);
     let checks = [
-        ("port", port),
-        ("peer", peer),
-        ("reply", reply),
-        (
-            "listener",
-            refuses(l) && l.getsockname == Some(o.listening_address),
-        ),
-        ("unconnected", refuses(f) && f.getsockname == Some(unbound)),
+        ("port", port, ConnectedPortDiffers),
+        ("peer", peer, PeerDiffers),
+        ("reply", reply, RepliesCrossed),
+        ("listener", listener, ListenerAnswered),
+        ("unconnected", unconnected, UnconnectedAnswered),
     ];
-    let observed = match say.checks(&checks) {
-        None => "accepts_only",
-        Some(0) => "connected_port_differs",
-        Some(1) => "peer_differs",
-        Some(2) => "replies_crossed",
-        Some(3) => "listener_answered",
-        Some(_) => "unconnected_answered",
-    };
+    let observed = say.checks(&checks).unwrap_or(AcceptsOnly);
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
@@ -315,8 +333,12 @@ impl crate::lab::run::Experiment for ListeningSocket {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(_: &NoKnobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(
+        _: &NoKnobs,
+        ctx: &Ctx,
+    ) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(ctx)
     }
 

@@ -162,7 +162,10 @@ fn conversation(
 
 // ANCHOR: experiment
 /// The default run: three steps, one listening socket.
-fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(
+    k: &Knobs,
+    ctx: &Ctx,
+) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let listener = listen_at("127.0.0.1:0".parse()?)?;
     let (say, client, cut) = (&ctx.say, ctx.say.client(), k.split as usize);
     say.say(format!(
@@ -214,9 +217,33 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// recv(16) returned the 8 bytes that had arrived, recvall() needed a
+    /// second call, a 4 MiB recv returned less, and recv returned 0 only at the
+    /// end of the stream.
+    PartialReads,
+    /// The first recv(16) returned all 16 bytes, though only 8 had been sent.
+    WholeMessage,
+    /// recvall() put together other than the message sent.
+    MessageAltered,
+    /// The big message came back in one recv, or not intact.
+    BigMessageWhole,
+    /// A peer that closed mid-message did not make recv return 0 once, at
+    /// the end, after every byte it sent (or recvall() did not say so).
+    EofMiscounted,
+    /// A recv returned more bytes than it asked for.
+    RecvOverran,
+}
+
 // ANCHOR: verdict
 /// The verdict, from the recvs the tallies recorded.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+    use Outcome::*;
     let first = o.split_recvs.first().map_or(0, |r| r.returned_bytes);
     let eof_ok = |c: &EofCase| {
         let got: Vec<u64> = c.recvs.iter().map(|r| r.returned_bytes).collect();
@@ -231,21 +258,18 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
     };
     let all = o.split_recvs.iter().chain(&o.big_recvs);
     let mut all = all.chain(o.eof_cases.iter().flat_map(|c| &c.recvs));
+    let recvall = o.split_received.as_bytes() == FAREWELL;
+    let big = o.big_recvs.len() > 1 && o.big_intact;
+    let eof = o.eof_cases.iter().all(eof_ok);
+    let within = all.all(|r| r.returned_bytes <= r.asked_bytes);
     let checks = [
-        ("short recv", first < 16),
-        ("recvall", o.split_received.as_bytes() == FAREWELL),
-        ("big in pieces", o.big_recvs.len() > 1 && o.big_intact),
-        ("eof", o.eof_cases.iter().all(eof_ok)),
-        ("≤ asked", all.all(|r| r.returned_bytes <= r.asked_bytes)),
+        ("short recv", first < 16, WholeMessage),
+        ("recvall", recvall, MessageAltered),
+        ("big in pieces", big, BigMessageWhole),
+        ("eof", eof, EofMiscounted),
+        ("≤ asked", within, RecvOverran),
     ];
-    let observed = match say.checks(&checks) {
-        None => "partial_reads",
-        Some(0) => "whole_message",
-        Some(1) => "message_altered",
-        Some(2) => "big_message_whole",
-        Some(3) => "eof_miscounted",
-        Some(_) => "recv_overran",
-    };
+    let observed = say.checks(&checks).unwrap_or(PartialReads);
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
@@ -292,8 +316,9 @@ impl crate::lab::run::Experiment for PartialRecv {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(k, ctx)
     }
 

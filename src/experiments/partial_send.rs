@@ -222,7 +222,10 @@ fn server(mut sc: &TcpStream, say: &Narrator) -> anyhow::Result<(u64, u64)> {
 
 // ANCHOR: experiment
 /// The default run: one connection; the peer reads only at step 4.
-fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(
+    k: &Knobs,
+    ctx: &Ctx,
+) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let listener = listen_at("127.0.0.1:0".parse()?, k.rcvbuf)?;
     let sock = connect_to(names::socket_name(&listener)?, k, ctx.timeout)?;
     let (sc, _) = server::accept_within(&listener, ctx.timeout)?;
@@ -256,9 +259,32 @@ fn experiment(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// A small send was accepted whole; with the send buffer full, a
+    /// non-blocking send accepted part, the next none (EAGAIN), a blocking one
+    /// waited; and the peer read every byte accepted.
+    PartialSend,
+    /// A 16-byte send was not accepted whole.
+    SmallSendCut,
+    /// With the buffer nearly full, a non-blocking send accepted all or nothing, not part.
+    AllOrNothing,
+    /// With the buffer full, the last non-blocking send was not refused with EAGAIN.
+    NeverRefused,
+    /// A blocking send with a deadline took every byte instead of waiting.
+    BlockingSendTookAll,
+    /// The peer read other than the number of bytes the sends accepted.
+    BytesLost,
+}
+
 // ANCHOR: verdict
 /// The verdict, from the counts and errnos the kernel returned.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+    use Outcome::*;
     let eagain =
         |x: &Sent| x.errno.as_ref().is_some_and(|e| e.name == "EAGAIN");
     let part = |x: &Sent| (1..x.asked_bytes).contains(&x.accepted_bytes);
@@ -268,21 +294,17 @@ fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
         .chain([&o.whole, &o.timed, &o.sendall])
         .map(|x| x.accepted_bytes)
         .sum();
+    let first = o.nonblocking.first().is_some_and(part);
+    let last = o.nonblocking.last().is_some_and(eagain);
+    let waited = o.timed.accepted_bytes < o.timed.asked_bytes;
     let checks = [
-        ("whole", o.whole.accepted_bytes == 16),
-        ("part", o.nonblocking.first().is_some_and(part)),
-        ("none", o.nonblocking.last().is_some_and(eagain)),
-        ("waited", o.timed.accepted_bytes < o.timed.asked_bytes),
-        ("every byte", o.peer_read_bytes == sent),
+        ("whole", o.whole.accepted_bytes == 16, SmallSendCut),
+        ("part", first, AllOrNothing),
+        ("none", last, NeverRefused),
+        ("waited", waited, BlockingSendTookAll),
+        ("every byte", o.peer_read_bytes == sent, BytesLost),
     ];
-    let observed = match say.checks(&checks) {
-        None => "partial_send",
-        Some(0) => "small_send_cut",
-        Some(1) => "all_or_nothing",
-        Some(2) => "never_refused",
-        Some(3) => "blocking_send_took_all",
-        Some(_) => "bytes_lost",
-    };
+    let observed = say.checks(&checks).unwrap_or(PartialSend);
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
@@ -333,8 +355,9 @@ impl crate::lab::run::Experiment for PartialSend {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(k, ctx)
     }
 

@@ -176,7 +176,7 @@ fn nonblocking(
 
 // ANCHOR: experiment
 /// The default run: a listener on one port; two connects to another.
-fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let at = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let listener = tcp_socket(at)?;
     listener.bind(&at.into()).op("bind 127.0.0.1:0")?;
@@ -225,33 +225,47 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// Both connects, blocking and non-blocking, failed with ECONNREFUSED,
+    /// and a server listening on another port was not told.
+    Refused,
+    /// The server listening on another port had a connection to accept.
+    ListenerTold,
+    /// A connect to the port nobody listens on succeeded.
+    Connected,
+    /// A connect got no answer (EINPROGRESS until the deadline), not a refusal.
+    TimedOut,
+    /// A connect failed with an errno other than ECONNREFUSED.
+    OtherError,
+}
+
 // ANCHOR: verdict
 /// The verdict: both connects refused, and the other listener untold.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     let is = |e: &Option<Errno>, name: &str| {
         e.as_ref().is_some_and(|e| e.name == name)
     };
     let refused = "ECONNREFUSED";
-    let checks = [
-        ("blocking", is(&o.blocking_errno, refused)),
-        (
-            "non-blocking",
-            is(&o.so_error, refused) || is(&o.nonblocking_errno, refused),
-        ),
-        ("listener not told", is(&o.listener_accept_errno, "EAGAIN")),
-    ];
-    let marks: Vec<String> = checks
-        .iter()
-        .map(|(what, ok)| format!("{what} {}", if *ok { "✓" } else { "✗" }))
-        .collect();
-    say.say(format!("checks: {}", marks.join(", ")));
-    let observed = match checks.iter().position(|(_, ok)| !ok) {
-        None => "refused",
-        Some(2) => "listener_told",
-        Some(_) if o.blocking_errno.is_none() => "connected",
-        Some(_) if is(&o.blocking_errno, "EINPROGRESS") => "timed_out",
-        Some(_) => "other_error",
+    // If a connect was not refused, the blocking one tells what it got.
+    let not_refused = match &o.blocking_errno {
+        None => Outcome::Connected,
+        Some(e) if e.name == "EINPROGRESS" => Outcome::TimedOut,
+        Some(_) => Outcome::OtherError,
     };
+    let nonblocking =
+        is(&o.so_error, refused) || is(&o.nonblocking_errno, refused);
+    let untold = is(&o.listener_accept_errno, "EAGAIN");
+    let checks = [
+        ("blocking", is(&o.blocking_errno, refused), not_refused),
+        ("non-blocking", nonblocking, not_refused),
+        ("listener not told", untold, Outcome::ListenerTold),
+    ];
+    let observed = say.checks(&checks).unwrap_or(Outcome::Refused);
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
@@ -271,8 +285,12 @@ impl crate::lab::run::Experiment for Refused {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(_: &NoKnobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(
+        _: &NoKnobs,
+        ctx: &Ctx,
+    ) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(ctx)
     }
 

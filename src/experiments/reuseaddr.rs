@@ -210,7 +210,7 @@ type Closed = (SocketAddr, [Option<TcpRow>; 2]);
 
 // ANCHOR: experiment
 /// The default run: the four cases, each on its own port, in order.
-fn experiment(knobs: &Knobs, ctx: &Ctx) -> Result<Verdict<Observed>> {
+fn experiment(knobs: &Knobs, ctx: &Ctx) -> Result<Verdict<Observed, Outcome>> {
     let (say, mut o) = (&ctx.say, Observed::default());
     say.say("1. An idle listener, closed and restarted on its port");
     let idle = listen_at((HOST, 0).into(), Reuse::No)?;
@@ -274,43 +274,71 @@ fn while_open(old: Reuse, new: Reuse, say: &Narrator) -> Result<Answer> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// An idle server restarted at once; after a conversation its restart
+    /// failed with EADDRINUSE while its end sat in TIME_WAIT, unless
+    /// SO_REUSEADDR was set (on both sockets).
+    AddressInUse,
+    /// A server that had no conversation could not restart at once.
+    IdleRestartRefused,
+    /// After the server closed first, no TIME_WAIT row was left for it.
+    NoTimeWait,
+    /// A plain restart during TIME_WAIT did not fail with EADDRINUSE.
+    RestartAllowed,
+    /// A restart with SO_REUSEADDR on the new socket only, the old one
+    /// without it, did not fail with EADDRINUSE.
+    NewOnlyAllowed,
+    /// A restart with SO_REUSEADDR on both sockets failed.
+    ReuseRefused,
+    /// When the client closed first, the TIME_WAIT row was not the
+    /// client's, or the server's restart failed.
+    ClientCloseBlocks,
+    /// A second bind beside a listener still open did not fail with
+    /// EADDRINUSE (or SO_REUSEPORT on both failed).
+    OpenListenerShared,
+    /// After TIME_WAIT ended, a plain restart still failed (`--wait-out`).
+    StillInUse,
+}
+
 // ANCHOR: verdict
 /// The verdict, from the errnos and rows the kernel gave.
-fn verdict(o: Observed, waited: bool, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(
+    o: Observed,
+    waited: bool,
+    say: &Narrator,
+) -> Verdict<Observed, Outcome> {
+    use Outcome::*;
     let busy = |e: &Answer| e.as_ref().is_some_and(|e| e.name == "EADDRINUSE");
     let ok = |e: &Answer| e.is_none();
-    let client =
-        o.client_time_wait.is_some() && o.server_end_time_wait.is_none();
+    let client = o.client_time_wait.is_some()
+        && o.server_end_time_wait.is_none()
+        && ok(&o.client_first_restart_errno);
     let open = [
         &o.open_none_errno,
         &o.open_new_only_errno,
         &o.open_both_errno,
     ];
-    let wait = o.time_wait_lasted_ms.is_some() && ok(&o.after_wait_errno);
-    let checks = [
-        ("idle", ok(&o.idle_restart_errno)),
-        ("row", o.server_time_wait.is_some()),
-        ("plain", busy(&o.restart_errno)),
-        ("new only", busy(&o.restart_new_only_errno)),
-        ("both", ok(&o.restart_both_errno)),
-        ("client", client && ok(&o.client_first_restart_errno)),
-        (
-            "open",
-            open.into_iter().all(busy) && ok(&o.open_reuseport_errno),
-        ),
-        ("waited", wait),
+    let open = open.into_iter().all(busy) && ok(&o.open_reuseport_errno);
+    let mut checks = vec![
+        ("idle", ok(&o.idle_restart_errno), IdleRestartRefused),
+        ("row", o.server_time_wait.is_some(), NoTimeWait),
+        ("plain", busy(&o.restart_errno), RestartAllowed),
+        ("new only", busy(&o.restart_new_only_errno), NewOnlyAllowed),
+        ("both", ok(&o.restart_both_errno), ReuseRefused),
+        ("client", client, ClientCloseBlocks),
+        ("open", open, OpenListenerShared),
     ];
-    let observed = match say.checks(&checks[..if waited { 8 } else { 7 }]) {
-        None => "address_in_use",
-        Some(0) => "idle_restart_refused",
-        Some(1) => "no_time_wait",
-        Some(2) => "restart_allowed",
-        Some(3) => "new_only_allowed",
-        Some(4) => "reuse_refused",
-        Some(5) => "client_close_blocks",
-        Some(6) => "open_listener_shared",
-        Some(_) => "still_in_use",
-    };
+    // Only a run that waited TIME_WAIT out can check the port is free.
+    if waited {
+        let free = o.time_wait_lasted_ms.is_some() && ok(&o.after_wait_errno);
+        checks.push(("waited", free, StillInUse));
+    }
+    let observed = say.checks(&checks).unwrap_or(AddressInUse);
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
@@ -349,8 +377,9 @@ impl crate::lab::run::Experiment for Reuseaddr {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(knobs: &Knobs, ctx: &Ctx) -> Result<Verdict<Observed>> {
+    fn run(knobs: &Knobs, ctx: &Ctx) -> Result<Verdict<Observed, Outcome>> {
         experiment(knobs, ctx)
     }
 

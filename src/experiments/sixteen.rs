@@ -167,7 +167,7 @@ fn client(
 // ANCHOR: experiment
 /// The default run: the server on a port the kernel picks, the client
 /// connecting to it, then the verdict.
-fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let listener = listen_at("127.0.0.1:0".parse()?)?;
     let listening = names::socket_name(&listener)?;
     let say = ctx.say.server();
@@ -200,27 +200,44 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
 }
 // ANCHOR_END: experiment
 
+/// What the kernel did, as the verdict tells it: the report's `observed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// Both 16-octet messages arrived intact, and the connected socket
+    /// joined the listening port to the client's socket name.
+    Exchanged,
+    /// The server received other than the client's 16 octets.
+    MessageAltered,
+    /// The client received other than the server's 16-octet reply.
+    ReplyAltered,
+    /// The connected socket's port was not the listening port.
+    ConnectedPortDiffers,
+    /// The connected socket's peer, or the address accept() returned,
+    /// was not the client's socket name.
+    ConnectedPeerDiffers,
+}
+
 // ANCHOR: verdict
 /// The verdict, from what the sockets reported: both messages intact, the
 /// connected socket on the listening port, its peer the client's name.
-fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed> {
+pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
+    use Outcome::*;
+    let message = o.server_received.as_bytes() == HELLO;
+    let reply = o.client_received.as_bytes() == FAREWELL;
+    let port = o.connected_name.port() == o.listening_address.port();
+    let peer = o.connected_peer == o.client_name;
+    let accepted = o.accepted_from == o.client_name;
     let checks = [
-        ("message", o.server_received.as_bytes() == HELLO),
-        ("reply", o.client_received.as_bytes() == FAREWELL),
-        (
-            "listening port",
-            o.connected_name.port() == o.listening_address.port(),
-        ),
-        ("peer", o.connected_peer == o.client_name),
-        ("accepted peer", o.accepted_from == o.client_name),
+        ("message", message, MessageAltered),
+        ("reply", reply, ReplyAltered),
+        ("listening port", port, ConnectedPortDiffers),
+        ("peer", peer, ConnectedPeerDiffers),
+        ("accepted peer", accepted, ConnectedPeerDiffers),
     ];
-    let observed = match say.checks(&checks) {
-        None => "exchanged",
-        Some(0) => "message_altered",
-        Some(1) => "reply_altered",
-        Some(2) => "connected_port_differs",
-        Some(_) => "connected_peer_differs",
-    };
+    let observed = say.checks(&checks).unwrap_or(Exchanged);
     Verdict::new(observed, o)
 }
 // ANCHOR_END: verdict
@@ -242,8 +259,12 @@ impl crate::lab::run::Experiment for Sixteen {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;
+    type Outcome = Outcome;
 
-    fn run(_: &NoKnobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed>> {
+    fn run(
+        _: &NoKnobs,
+        ctx: &Ctx,
+    ) -> anyhow::Result<Verdict<Observed, Outcome>> {
         experiment(ctx)
     }
 

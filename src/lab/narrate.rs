@@ -115,14 +115,20 @@ impl Narrator {
     }
 
     /// Says a verdict's checks as one line, `checks: port ✓, peer ✗`, and
-    /// returns the index of the first that failed; `None` if all passed.
-    pub fn checks(&self, checks: &[(&str, bool)]) -> Option<usize> {
+    /// returns the outcome the first failed check names; `None` if all
+    /// passed. Each check is `(name, passed, outcome if it failed)`.
+    pub fn checks<O: Copy>(&self, checks: &[(&str, bool, O)]) -> Option<O> {
         let marks: Vec<String> = checks
             .iter()
-            .map(|(what, ok)| format!("{what} {}", if *ok { "✓" } else { "✗" }))
+            .map(|(what, ok, _)| {
+                format!("{what} {}", if *ok { "✓" } else { "✗" })
+            })
             .collect();
         self.say(format!("checks: {}", marks.join(", ")));
-        checks.iter().position(|(_, ok)| !ok)
+        checks
+            .iter()
+            .find(|(_, ok, _)| !ok)
+            .map(|&(_, _, failed)| failed)
     }
 
     /// Says one line (nothing under `--json`).

@@ -13,29 +13,52 @@ use std::io;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::lab::error::SocketError;
-use crate::lab::run::{Entry, Verdict};
-
 /// What an experiment observed, compared with what the book predicts.
 /// `M` is the experiment's `Observed` struct; tests read reports back as
-/// `Report<sixteen::Observed>`, the runner as `Report<Value>`.
+/// `Report<sixteen::Observed>`, the runner as `Report<Value>`. `E` and `O`
+/// (`expected`, `observed`) are strings in code, the outcomes in the schema.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct Report<M = Value> {
+pub struct Report<M = Value, E = String, O = String> {
     /// The experiment's number in the registry.
     pub number: u8,
     /// The experiment's binary name.
     pub experiment: String,
     /// The outcome the book predicts.
-    pub expected: String,
+    pub expected: E,
     /// The outcome the kernel produced; `"error"` if the experiment could
     /// not run, `"timeout"` if the runner had to kill it.
-    pub observed: String,
+    pub observed: O,
     /// Whether `observed == expected`.
     pub matched: bool,
     /// Wall time of the whole experiment, in ms.
     pub elapsed_ms: u64,
     /// What was measured on the way, each key with its unit.
     pub measurements: M,
+}
+
+/// What a report's `observed` may be: one of the experiment's outcomes, or
+/// a failure. In code it is a string; this type gives the schema its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Observation<O> {
+    /// What the kernel did, as the experiment's verdict says.
+    Outcome(O),
+    /// Why there is no verdict.
+    Failure(Failure),
+}
+
+/// Why a report has no verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Failure {
+    /// The experiment could not run: a socket call failed, or it ended
+    /// without a report.
+    Error,
+    /// The runner killed it at its deadline.
+    Timeout,
 }
 
 /// The measurements of a report whose experiment could not run.
@@ -94,66 +117,6 @@ pub fn every_field_present(schema: &mut schemars::Schema) {
     schema.insert("required".into(), Value::Array(names));
 }
 
-impl Report<Value> {
-    /// The report of a finished default run.
-    pub fn from_verdict<O: Serialize>(
-        entry: &Entry,
-        verdict: Verdict<O>,
-        elapsed_ms: u64,
-    ) -> Self {
-        let expected = verdict.expected.unwrap_or(entry.expected);
-        Report {
-            number: entry.number,
-            experiment: entry.name.to_owned(),
-            expected: expected.to_owned(),
-            observed: verdict.observed.to_owned(),
-            matched: verdict.observed == expected,
-            elapsed_ms,
-            measurements: serde_json::to_value(verdict.measurements)
-                .expect("measurements always serialize"),
-        }
-    }
-
-    /// The report of an experiment that could not run: `observed` is
-    /// `observed` (`"error"`, or the runner's `"timeout"`), and the
-    /// measurements are an [`ErrorInfo`].
-    pub fn unmatched(
-        entry: &Entry,
-        observed: &str,
-        info: ErrorInfo,
-        elapsed_ms: u64,
-    ) -> Self {
-        Report {
-            number: entry.number,
-            experiment: entry.name.to_owned(),
-            expected: entry.expected.to_owned(),
-            observed: observed.to_owned(),
-            matched: false,
-            elapsed_ms,
-            measurements: serde_json::to_value(info)
-                .expect("ErrorInfo serializes"),
-        }
-    }
-
-    /// The report of an experiment that failed with `err`: `observed` is
-    /// `"error"`, with the one-line message and the errno, if any.
-    pub fn of_error(
-        entry: &Entry,
-        err: &anyhow::Error,
-        elapsed_ms: u64,
-    ) -> Self {
-        let errno = err
-            .downcast_ref::<SocketError>()
-            .and_then(|e| Errno::of(&e.source))
-            .or_else(|| err.downcast_ref::<io::Error>().and_then(Errno::of));
-        let info = ErrorInfo {
-            error: format!("{err:#}"),
-            errno,
-        };
-        Report::unmatched(entry, "error", info, elapsed_ms)
-    }
-}
-
 impl<M: Serialize> Report<M> {
     /// The report as one line of JSON.
     pub fn to_json(&self) -> String {
@@ -172,39 +135,5 @@ impl<M: Serialize> Report<M> {
             )
         };
         [first, format!("         ({passage})")]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::lab::error::Op;
-
-    /// A failed socket call becomes a report that names the errno and its number.
-    #[test]
-    fn error_report_names_the_errno() {
-        let failed: std::io::Result<()> =
-            Err(std::io::Error::from_raw_os_error(nix::libc::EADDRINUSE));
-        let err =
-            anyhow::Error::from(failed.op("bind 127.0.0.1:1060").unwrap_err());
-        let entry = crate::workbook::registry::find("sixteen").unwrap();
-        let report = Report::of_error(entry, &err, 0);
-        assert_eq!(report.observed, "error");
-        assert!(!report.matched);
-        let info: ErrorInfo =
-            serde_json::from_value(report.measurements).unwrap();
-        assert_eq!(
-            info.errno,
-            Some(Errno {
-                name: "EADDRINUSE".into(),
-                number: nix::libc::EADDRINUSE
-            })
-        );
-        assert!(
-            info.error
-                .starts_with("bind 127.0.0.1:1060: EADDRINUSE (os error"),
-            "{}",
-            info.error
-        );
     }
 }

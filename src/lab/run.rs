@@ -3,19 +3,25 @@
 //! parses the arguments, runs the default run or a manual role, prints the
 //! report, and maps the outcome to the exit status.
 //!
-//! An experiment implements [`Experiment`]; its registry line names
-//! [`main::<ItsType>`](main) as the entry point, so the experiment never
-//! looks itself up.
+//! An experiment implements [`Experiment`]; its registry line,
+//! [`Entry::new::<ItsType>`](Entry::new), names [`main::<ItsType>`](main)
+//! as the entry point, so the experiment never looks itself up.
+//!
+//! This module builds the reports (a run's, or a failure's) from an entry;
+//! [`crate::lab::report`] only describes them, and does not import this one.
 
 use std::ffi::OsString;
+use std::io;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, FromArgMatches};
 use serde::Serialize;
+use serde_json::Value;
 
+use crate::lab::error::SocketError;
 use crate::lab::narrate::{self, Narrator};
-use crate::lab::report::Report;
+use crate::lab::report::{Errno, ErrorInfo, Failure, Observation, Report};
 
 /// Exit status when the observed outcome is the one the book predicts.
 pub const EXIT_MATCHED: u8 = 0;
@@ -27,8 +33,74 @@ pub const EXIT_USAGE: u8 = 2;
 /// The default of `--timeout-ms`, in ms.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
+/// An experiment's outcome: an enum with one variant per thing its verdict
+/// can say the kernel did, serialized (serde and strum alike) as a
+/// snake_case token such as `"exchanged"`. Derive it as
+/// `#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize,
+/// schemars::JsonSchema, strum::IntoStaticStr)]` with
+/// `#[serde(rename_all = "snake_case")]` and
+/// `#[strum(serialize_all = "snake_case")]`.
+pub trait Outcome:
+    Copy
+    + Eq
+    + std::fmt::Debug
+    + Serialize
+    + schemars::JsonSchema
+    + Into<&'static str>
+    + Sync
+    + 'static
+{
+    /// The token the reports and the runner's table use: `"exchanged"`.
+    fn token(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl<T> Outcome for T where
+    T: Copy
+        + Eq
+        + std::fmt::Debug
+        + Serialize
+        + schemars::JsonSchema
+        + Into<&'static str>
+        + Sync
+        + 'static
+{
+}
+
+/// An outcome whose type is forgotten, so that entries of different
+/// experiments fit in one list: all the registry needs is its token.
+trait Token: Sync {
+    fn token(&self) -> &'static str;
+}
+
+impl<O: Outcome> Token for O {
+    fn token(&self) -> &'static str {
+        Outcome::token(*self)
+    }
+}
+
+/// The facts about an experiment that the registry writes once; see the
+/// fields of [`Entry`], which [`Entry::new`] copies them to.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    /// Its fixed number, 1 to 99.
+    pub number: u8,
+    /// The binary's name, as in `cargo run --bin NAME`.
+    pub name: &'static str,
+    /// A short title for tables and the book.
+    pub title: &'static str,
+    /// The source passage: book, edition, chapter, listing or page.
+    pub passage: &'static str,
+    /// What the book predicts, in one sentence.
+    pub predicts: &'static str,
+    /// The runner kills the experiment's process after this many ms.
+    pub deadline_ms: u64,
+}
+
 /// One registered experiment: what the registry lists and the runner shows.
-#[derive(Debug)]
+/// Built by [`Entry::new`], so its expected outcome is one of its
+/// experiment's outcomes.
 pub struct Entry {
     /// Its fixed number, 1 to 99; shown with two digits (`01`).
     pub number: u8,
@@ -39,8 +111,8 @@ pub struct Entry {
     pub title: &'static str,
     /// The source passage: book, edition, chapter, listing or page.
     pub passage: &'static str,
-    /// The outcome the book predicts, as the token the report uses.
-    pub expected: &'static str,
+    /// The outcome the book predicts (see [`Entry::expected`]).
+    expected: &'static dyn Token,
     /// What the book predicts, in one sentence.
     pub predicts: &'static str,
     /// The runner kills the experiment's process after this many ms.
@@ -51,7 +123,52 @@ pub struct Entry {
     pub schema: fn() -> serde_json::Value,
 }
 
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("number", &self.number)
+            .field("name", &self.name)
+            .field("expected", &self.expected())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Entry {
+    /// The entry of experiment `E`: its facts, and the outcome the book
+    /// predicts, one of `E`'s (another experiment's does not compile).
+    /// The entry point and the schema are `E`'s: [`main::<E>`](main),
+    /// [`schema::<E>`](schema).
+    pub const fn new<E: Experiment>(
+        facts: Facts,
+        expected: &'static E::Outcome,
+    ) -> Entry {
+        let Facts {
+            number,
+            name,
+            title,
+            passage,
+            predicts,
+            deadline_ms,
+        } = facts;
+        Entry {
+            number,
+            name,
+            title,
+            passage,
+            expected,
+            predicts,
+            deadline_ms,
+            main: main::<E>,
+            schema: schema::<E>,
+        }
+    }
+
+    /// The outcome the book predicts, as the token the report uses:
+    /// `"exchanged"`.
+    pub fn expected(&self) -> &'static str {
+        self.expected.token()
+    }
+
     /// The two-digit number the tables and chapter files use: `"01"`.
     pub fn id(&self) -> String {
         format!("{:02}", self.number)
@@ -60,6 +177,62 @@ impl Entry {
     /// The chapter file for this experiment, relative to `chapters/`.
     pub fn chapter_file(&self) -> String {
         format!("{}-{}.md", self.id(), self.name)
+    }
+
+    /// The report of a finished default run, `elapsed_ms` in ms.
+    pub fn report<M: Serialize, O: Outcome>(
+        &self,
+        verdict: Verdict<M, O>,
+        elapsed_ms: u64,
+    ) -> Report {
+        let expected = verdict.expected.map_or(self.expected(), O::token);
+        let observed = verdict.observed.token();
+        Report {
+            number: self.number,
+            experiment: self.name.to_owned(),
+            expected: expected.to_owned(),
+            observed: observed.to_owned(),
+            matched: observed == expected,
+            elapsed_ms,
+            measurements: serde_json::to_value(verdict.measurements)
+                .expect("measurements always serialize"),
+        }
+    }
+
+    /// The report of a run that could not finish: `observed` is the
+    /// failure (`"error"`, or the runner's `"timeout"`), and the
+    /// measurements are an [`ErrorInfo`]; `elapsed_ms` in ms.
+    pub fn unmatched(
+        &self,
+        failure: Failure,
+        info: ErrorInfo,
+        elapsed_ms: u64,
+    ) -> Report {
+        let observed: &str = failure.into();
+        Report {
+            number: self.number,
+            experiment: self.name.to_owned(),
+            expected: self.expected().to_owned(),
+            observed: observed.to_owned(),
+            matched: false,
+            elapsed_ms,
+            measurements: serde_json::to_value(info)
+                .expect("ErrorInfo serializes"),
+        }
+    }
+
+    /// The report of a run that failed with `err`: `observed` is
+    /// `"error"`, with the one-line message and the errno, if any.
+    pub fn of_error(&self, err: &anyhow::Error, elapsed_ms: u64) -> Report {
+        let errno = err
+            .downcast_ref::<SocketError>()
+            .and_then(|e| Errno::of(&e.source))
+            .or_else(|| err.downcast_ref::<io::Error>().and_then(Errno::of));
+        let info = ErrorInfo {
+            error: format!("{err:#}"),
+            errno,
+        };
+        self.unmatched(Failure::Error, info, elapsed_ms)
     }
 
     /// Runs the experiment in this process with `args` (without the
@@ -104,21 +277,21 @@ pub struct Ctx {
     pub say: Narrator,
 }
 
-/// The outcome of a default run: the token for what the kernel did, and
-/// the measurements that decided it.
+/// The outcome of a default run: what the kernel did (`O`, the
+/// experiment's [`Outcome`]), and the measurements `M` that decided it.
 #[derive(Debug)]
-pub struct Verdict<O> {
+pub struct Verdict<M, O> {
     /// The observed outcome, compared with the expected one.
-    pub observed: &'static str,
+    pub observed: O,
     /// The outcome this run expects; `None` means the registry's.
-    pub expected: Option<&'static str>,
+    pub expected: Option<O>,
     /// Everything measured, serialized as the report's `measurements`.
-    pub measurements: O,
+    pub measurements: M,
 }
 
-impl<O> Verdict<O> {
+impl<M, O> Verdict<M, O> {
     /// A verdict that compares `observed` with the registry's prediction.
-    pub fn new(observed: &'static str, measurements: O) -> Self {
+    pub fn new(observed: O, measurements: M) -> Self {
         Verdict {
             observed,
             expected: None,
@@ -128,7 +301,7 @@ impl<O> Verdict<O> {
 
     /// Expects `outcome` instead of the registry's: for a mode that checks
     /// another of the passage's predictions (`deadlock --fixed`).
-    pub fn expecting(mut self, outcome: &'static str) -> Self {
+    pub fn expecting(mut self, outcome: O) -> Self {
         self.expected = Some(outcome);
         self
     }
@@ -144,6 +317,9 @@ pub trait Experiment {
     /// The default run's measurements, one struct with named fields in
     /// units; it becomes the report's `measurements`.
     type Observed: Serialize + schemars::JsonSchema;
+    /// What its verdict can say the kernel did: an enum, one variant per
+    /// outcome, the registry's expected outcome among them.
+    type Outcome: Outcome;
 
     /// The default run: plays every role on loopback (or in namespaces it
     /// makes) and returns what the kernel did.
@@ -154,7 +330,7 @@ pub trait Experiment {
     fn run(
         knobs: &Self::Knobs,
         ctx: &Ctx,
-    ) -> anyhow::Result<Verdict<Self::Observed>>;
+    ) -> anyhow::Result<Verdict<Self::Observed, Self::Outcome>>;
 
     /// A manual role, as the book's script runs it in a terminal.
     ///
@@ -175,13 +351,20 @@ pub enum Measured<O> {
     /// What the default run measured.
     Observed(O),
     /// Why it could not run.
-    Error(crate::lab::report::ErrorInfo),
+    Error(ErrorInfo),
 }
 
 /// The JSON Schema (draft 2020-12) of experiment `E`'s report, for
-/// graders; checked in as `schema/NN-NAME.schema.json`.
-pub fn schema<E: Experiment>() -> serde_json::Value {
-    let schema = schemars::schema_for!(Report<Measured<E::Observed>>);
+/// graders; checked in as `schema/NN-NAME.schema.json`. It lists the
+/// values `expected` and `observed` may take: `E`'s outcomes, and for
+/// `observed` also the failures (`"error"`, `"timeout"`).
+pub fn schema<E: Experiment>() -> Value {
+    type Typed<E> = Report<
+        Measured<<E as Experiment>::Observed>,
+        <E as Experiment>::Outcome,
+        Observation<<E as Experiment>::Outcome>,
+    >;
+    let schema = schemars::schema_for!(Typed<E>);
     serde_json::to_value(schema).expect("a schema serializes")
 }
 
@@ -271,13 +454,11 @@ pub fn main<E: Experiment>(
     let result = E::run(&cli.knobs, &ctx);
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let report = match result {
-        Ok(verdict) => Report::from_verdict(entry, verdict, elapsed_ms),
+        Ok(verdict) => entry.report(verdict, elapsed_ms),
         Err(e) => {
             narrate::error_line(&e);
             if ctx.json {
-                narrate::line(
-                    &Report::of_error(entry, &e, elapsed_ms).to_json(),
-                );
+                narrate::line(&entry.of_error(&e, elapsed_ms).to_json());
             }
             return ExitCode::from(EXIT_USAGE);
         }
@@ -294,4 +475,38 @@ pub fn main<E: Experiment>(
     } else {
         EXIT_MISMATCH
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lab::error::Op;
+    use crate::lab::report::{Errno, ErrorInfo};
+
+    /// A failed socket call becomes a report that names the errno and its number.
+    #[test]
+    fn error_report_names_the_errno() {
+        let failed: std::io::Result<()> =
+            Err(std::io::Error::from_raw_os_error(nix::libc::EADDRINUSE));
+        let err =
+            anyhow::Error::from(failed.op("bind 127.0.0.1:1060").unwrap_err());
+        let entry = crate::workbook::registry::find("sixteen").unwrap();
+        let report = entry.of_error(&err, 0);
+        assert_eq!(report.observed, "error");
+        assert!(!report.matched);
+        let info: ErrorInfo =
+            serde_json::from_value(report.measurements).unwrap();
+        assert_eq!(
+            info.errno,
+            Some(Errno {
+                name: "EADDRINUSE".into(),
+                number: nix::libc::EADDRINUSE
+            })
+        );
+        assert!(
+            info.error
+                .starts_with("bind 127.0.0.1:1060: EADDRINUSE (os error"),
+            "{}",
+            info.error
+        );
+    }
 }

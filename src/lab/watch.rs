@@ -45,13 +45,22 @@ pub struct Timing {
     pub longest_pause_ms: u64,
     /// How long the watch lasted, in ms.
     pub elapsed_ms: u64,
-    /// What declared the stall: `"cycle"` (the cycle test held for the
-    /// confirmation window) or `"silence"` (nothing moved for the stall
-    /// window); `None` if there was no stall.
-    pub detected_by: Option<String>,
+    /// What declared the stall; `None` if there was no stall.
+    pub detected_by: Option<Detector>,
     /// Every pause of more than 50 ms before the end, and whether the cycle
     /// test held during it.
     pub long_pauses: Vec<Pause>,
+}
+
+/// What declared a stall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// `"cycle"`: the cycle test held for the confirmation window.
+    Cycle,
+    /// `"silence"`: nothing moved for the stall window.
+    Silence,
 }
 
 /// A time when no counter moved, in ms.
@@ -179,11 +188,11 @@ pub fn watch(
             .is_some_and(|c| cycle_since.is_some() && held >= c)
         {
             pause_record(last_change, now, held, false);
-            break Some("cycle");
+            break Some(Detector::Cycle);
         }
         if now - last_change >= opts.stall {
             pause_record(last_change, now, held, false);
-            break Some("silence");
+            break Some(Detector::Silence);
         }
     };
     if let Some(bar) = bar {
@@ -199,7 +208,7 @@ pub fn watch(
         last_progress_ms: ms(last_change),
         longest_pause_ms: longest_pause.as_millis() as u64,
         elapsed_ms: start.elapsed().as_millis() as u64,
-        detected_by: detected_by.map(str::to_owned),
+        detected_by,
         long_pauses,
     };
     Watched { timing, samples }

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::lab::narrate::{error_line, line};
 use crate::lab::process::{Finished, run_with_deadline};
-use crate::lab::report::{ErrorInfo, Report};
+use crate::lab::report::{ErrorInfo, Failure, Report};
 use crate::lab::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
 use crate::workbook::registry::{self, EXPERIMENTS};
 
@@ -133,7 +133,7 @@ fn list() {
     for e in EXPERIMENTS {
         line(&format!("{}  {:<18} {}", e.id(), e.name, e.title));
         line(&format!("    {}", e.passage));
-        let expects = format!("expects {}: {}", e.expected, e.predicts);
+        let expects = format!("expects {}: {}", e.expected(), e.predicts);
         for l in textwrap::wrap(&expects, 76) {
             line(&format!("    {l}"));
         }
@@ -166,7 +166,7 @@ fn run_ids(ids: &[String], rest: &[OsString], args: &Args) -> ExitCode {
     let (mut all_matched, mut any_error) = (true, false);
     in_parallel(&chosen, rest, args, |e, report| {
         all_matched &= report.matched;
-        any_error |= report.observed == "error";
+        any_error |= report.observed == <&str>::from(Failure::Error);
         print_row(e, &report, args.json);
     });
     // An experiment that could not run (bad arguments after --, a port it
@@ -323,23 +323,18 @@ pub fn run_child(
     deadline: Duration,
 ) -> Report {
     let started = std::time::Instant::now();
-    let failed = |observed: &str, why: String| {
+    let failed = |failure: Failure, why: String| {
         let info = ErrorInfo {
             error: why,
             errno: None,
         };
-        Report::unmatched(
-            e,
-            observed,
-            info,
-            started.elapsed().as_millis() as u64,
-        )
+        e.unmatched(failure, info, started.elapsed().as_millis() as u64)
     };
     let exe = match crate::lab::process::own_executable() {
         Ok(exe) => exe,
         Err(err) => {
             return failed(
-                "error",
+                Failure::Error,
                 format!("cannot find the workbook executable: {err}"),
             );
         }
@@ -357,7 +352,7 @@ pub fn run_child(
         Ok(Finished::Killed) => {
             let ms = deadline.as_millis();
             return failed(
-                "timeout",
+                Failure::Timeout,
                 format!(
                     "killed after its deadline of {ms} ms (--deadline-ms allows more)"
                 ),
@@ -365,7 +360,7 @@ pub fn run_child(
         }
         Err(err) => {
             return failed(
-                "error",
+                Failure::Error,
                 format!("cannot run the experiment: {err}"),
             );
         }
@@ -382,7 +377,7 @@ pub fn run_child(
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("no report and no error message");
             let code = status.code().unwrap_or(-1);
-            failed("error", format!("exit status {code}: {why}"))
+            failed(Failure::Error, format!("exit status {code}: {why}"))
         }
     }
 }

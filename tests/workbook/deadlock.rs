@@ -11,6 +11,7 @@ use std::time::Duration;
 use tcp_workbook::experiments::deadlock::{Case, MESSAGE, Observed};
 use tcp_workbook::lab::kernel::{TcpState, TcpTimer};
 use tcp_workbook::lab::report::Report;
+use tcp_workbook::lab::watch::Detector;
 
 use crate::{
     Background, client_against_raw_server, cmd, json_report, port_in, report,
@@ -108,7 +109,7 @@ fn at_the_stall_both_windows_are_zero() {
 #[test]
 fn the_deadlock_is_found_as_a_cycle_of_waits() {
     let large = case("large");
-    assert_eq!(large.timing.detected_by.as_deref(), Some("cycle"));
+    assert_eq!(large.timing.detected_by, Some(Detector::Cycle));
     assert_eq!(large.both_waiting, Some(true));
     let tcp = large.tcp.clone().expect("TCP_INFO on Linux");
     if let (Some(c), Some(s)) =
@@ -157,7 +158,7 @@ fn a_stall_left_alone_probes_a_zero_window_and_never_gives_up() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let r: Report<Observed> = report(&out.stdout);
     let large = r.measurements.large.expect("a large case");
-    assert_eq!(large.timing.detected_by.as_deref(), Some("silence"));
+    assert_eq!(large.timing.detected_by, Some(Detector::Silence));
     let t = large.tcp.expect("TCP_INFO on Linux");
     assert!(t.client_backoff >= 1 && t.server_backoff >= 1, "{t:?}");
     assert!(t.client_probes <= 1 && t.server_probes <= 1, "{t:?}");

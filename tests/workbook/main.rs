@@ -13,6 +13,7 @@ mod deadlock;
 mod interrupts;
 mod layout;
 mod listening_socket;
+mod outcomes;
 mod partial_recv;
 mod partial_send;
 mod python_peers;

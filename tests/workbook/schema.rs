@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use tcp_workbook::lab::report::{ErrorInfo, Report};
+use tcp_workbook::lab::report::{ErrorInfo, Failure};
 use tcp_workbook::workbook::registry::EXPERIMENTS;
 
 use crate::{cmd, json_report};
@@ -57,8 +57,7 @@ fn reports_validate_against_their_schema() {
             errno: None,
         };
         let failed =
-            serde_json::to_value(Report::unmatched(e, "error", info, 1))
-                .unwrap();
+            serde_json::to_value(e.unmatched(Failure::Error, info, 1)).unwrap();
         assert!(validator.is_valid(&failed), "{}: an error report", e.name);
         let mut broken = report.clone();
         let m = broken["measurements"].as_object_mut().unwrap();

@@ -98,7 +98,7 @@ pub(super) fn narrate_naive(say: &Narrator, case: &Case) {
     say.say(format!(
         "   STALLED: no byte moved for {quiet} ms (from {at} ms on);"
     ));
-    if t.detected_by.as_deref() == Some("cycle") {
+    if t.detected_by == Some(watch::Detector::Cycle) {
         let held = t.long_pauses.last().map_or(0, |p| p.cycle_ms);
         say.say(format!(
             "   for the last {held} ms both sides waited to send, and both"
