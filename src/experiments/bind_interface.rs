@@ -21,7 +21,7 @@
 //!   `-p PORT`).
 //!
 //! **Chapter.** `chapters/07-bind-interface.md`; the namespaces are built
-//! by `src/netns.rs`.
+//! by `src/lab/netns.rs`.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -91,6 +91,34 @@ pub fn own_executable() -> std::io::Result<std::path::PathBuf> {
     std::env::current_exe()
 }
 
+/// Makes `command`'s process get `SIGKILL` when the thread that starts it
+/// ends (`prctl(PR_SET_PDEATHSIG)`, Linux), and exit at once if that
+/// already happened before the `prctl`; elsewhere it does nothing.
+pub fn die_with_parent(command: &mut Command) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the child between fork and exec and
+        // calls only async-signal-safe functions (prctl, getppid, _exit).
+        unsafe {
+            command.pre_exec(move || {
+                use nix::libc;
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl(): then go at once.
+                if libc::getppid() as u32 != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = command;
+}
+
 /// How a child process run by [`run_with_deadline`] ended.
 #[derive(Debug)]
 pub enum Finished {
@@ -118,29 +146,7 @@ pub fn run_with_deadline(
     mut command: Command,
     deadline: Duration,
 ) -> std::io::Result<Finished> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use std::os::unix::process::CommandExt;
-        let parent = std::process::id();
-        // SAFETY: the closure runs in the child between fork and exec and
-        // calls only async-signal-safe functions (prctl, getppid, _exit).
-        unsafe {
-            command.pre_exec(move || {
-                if nix::libc::prctl(
-                    nix::libc::PR_SET_PDEATHSIG,
-                    nix::libc::SIGKILL,
-                ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died before prctl(): then go at once.
-                if nix::libc::getppid() as u32 != parent {
-                    nix::libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
-    }
+    die_with_parent(&mut command);
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,7 +1,8 @@
 //! Experiment 07 `bind-interface`: every cell of the loopback table, every
 //! cell on two hosts made of network namespaces (as root and as an
 //! unprivileged user), the skip path where namespaces are forbidden, that
-//! nothing the run made outlives it, and the manual roles.
+//! nothing the run made outlives it, that only the experiment itself can
+//! start its namespace helper, and the manual roles.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
@@ -78,13 +79,9 @@ fn assert_two_hosts(r: &Report<Observed>) {
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the namespace helper {pid} outlived the experiment"
     );
-    let links = Command::new("ip").args(["-o", "link"]).output();
-    if let Ok(links) = links {
-        let text = String::from_utf8_lossy(&links.stdout);
-        assert!(
-            !text.contains(" va@") && !text.contains(" vb@"),
-            "a veth reached the host: {text}"
-        );
+    for veth in ["va", "vb"] {
+        let here = nix::net::if_::if_nametoindex(veth);
+        assert!(here.is_err(), "the veth {veth} reached the host: {here:?}");
     }
 }
 
@@ -220,4 +217,42 @@ fn manual_server_on_127_0_0_1_is_refused_by_another_address() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ECONNREFUSED (os error 111"), "{err}");
+}
+
+/// The namespace helper is started by the experiment itself, never by
+/// hand: `__netns-helper 1` typed at a shell (1 is not our parent, and
+/// fd 0 is no socket pair) prints one line naming the mistake, with a
+/// hint, and exits 2, for an experiment's binary and for the runner.
+#[test]
+fn a_hand_typed_netns_helper_is_refused_in_one_line() {
+    for name in ["bind-interface", "workbook"] {
+        let out = cmd(name).args(["__netns-helper", "1"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        assert!(out.stdout.is_empty(), "{name}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err,
+            format!(
+                "error: __netns-helper is started by the workbook itself, \
+                 not by hand; hint: run `{name}` without it\n"
+            ),
+            "{name}"
+        );
+    }
+}
+
+/// The environment no longer makes a helper: with the variable that used
+/// to (`TCP_WORKBOOK_NETNS_HELPER`, set to this test's own pid, the
+/// parent it would have checked), the binary runs its experiment as usual.
+#[test]
+fn the_old_helper_variable_does_nothing() {
+    let out = cmd("bind-interface")
+        .args(["--json", "--loopback-only"])
+        .env("TCP_WORKBOOK_NETNS_HELPER", std::process::id().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r = report::<Observed>(&out.stdout);
+    assert_eq!((r.observed.as_str(), r.matched), ("bound_only", true));
+    assert_eq!(r.measurements.loopback.len(), 4);
 }

@@ -4,11 +4,16 @@
 //! it is left: no process, and no socket still listening on its port.
 //! (SIGKILL to the runner: `robust::the_runners_children_die_with_it`.)
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use crate::{bin, port_in};
 
@@ -33,18 +38,21 @@ fn start(name: &str, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Sends the interrupt and checks that the process is gone within 1 s.
-fn interrupt(child: &mut Child, how: Interrupt) {
+/// Sends the interrupt (then `SIGCONT`, in case the test stopped the
+/// process: a stopped process takes its signals when it continues), and
+/// checks that the process is gone within 1 s. Returns how it ended.
+fn interrupt(child: &mut Child, how: Interrupt) -> ExitStatus {
     let pid = child.id() as i32;
     let (target, signal) = match how {
-        Interrupt::CtrlC => (-pid, nix::sys::signal::Signal::SIGINT),
-        Interrupt::Term => (pid, nix::sys::signal::Signal::SIGTERM),
+        Interrupt::CtrlC => (-pid, Signal::SIGINT),
+        Interrupt::Term => (pid, Signal::SIGTERM),
     };
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), signal).unwrap();
+    kill(Pid::from_raw(target), signal).unwrap();
+    kill(Pid::from_raw(target), Signal::SIGCONT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        if child.try_wait().unwrap().is_some() {
-            return;
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -120,115 +128,150 @@ fn an_interrupted_default_run_ends_at_once() {
     }
 }
 
-/// Every network namespace some process is in now, by its `net:[inode]`.
-fn net_namespaces() -> std::collections::BTreeSet<String> {
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Default::default();
-    };
-    procs
-        .flatten()
-        .filter_map(|p| std::fs::read_link(p.path().join("ns/net")).ok())
-        .map(|l| l.display().to_string())
+/// The network namespaces process `pid` is in (`/proc/PID/ns/net`) or
+/// holds a descriptor of (`/proc/PID/fd/*`), by their `net:[inode]`;
+/// empty once it has exited (a zombie has neither).
+fn namespaces_of(pid: &str) -> BTreeSet<PathBuf> {
+    let proc = Path::new("/proc").join(pid);
+    let fds = std::fs::read_dir(proc.join("fd")).into_iter().flatten();
+    let links = fds.flatten().map(|fd| fd.path());
+    std::iter::once(proc.join("ns/net"))
+        .chain(links)
+        .filter_map(|l| std::fs::read_link(l).ok())
+        .filter(|l| l.to_string_lossy().starts_with("net:["))
         .collect()
 }
 
-/// The pid of a running process whose command line is `words`.
-fn find_process(words: &[&str]) -> Option<u32> {
-    let want: Vec<u8> = words
-        .iter()
-        .flat_map(|w| [w.as_bytes(), b"\0"].concat())
-        .collect();
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|p| {
-        let pid: u32 = p.file_name().to_str()?.parse().ok()?;
-        (std::fs::read(p.path().join("cmdline")).ok()? == want
-            && crate::is_running(pid))
-        .then_some(pid)
-    })
+/// The processes whose parent is `parent` (the fourth field of
+/// `/proc/PID/stat`; `/proc/PID/task/*/children` is not in every kernel).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let pid: u32 = p.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(p.path().join("stat")).ok()?;
+            // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')'.
+            let ppid = stat.rsplit(')').next()?.split_whitespace().nth(1)?;
+            (ppid.parse() == Ok(parent)).then_some(pid)
+        })
+        .collect()
 }
 
-/// Experiment 07 interrupted while it builds its two hosts (an `ip` made
-/// slow on purpose holds it there for 3 s): it ends within a second, and
-/// within another no process of its helper and no namespace it made is
-/// left.
+/// Every process in, or holding, one of the namespaces `ns`.
+fn held_by(ns: &BTreeSet<PathBuf>) -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let pid: u32 = p.file_name().to_str()?.parse().ok()?;
+            let theirs = namespaces_of(&pid.to_string());
+            (!theirs.is_disjoint(ns)).then_some(pid)
+        })
+        .collect()
+}
+
+/// Kills a started run's process group if a test ends (or panics) while
+/// the run is still there, stopped or not.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let group = Pid::from_raw(-(self.0.id() as i32));
+            let _ = kill(group, Signal::SIGKILL);
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts experiment 07's default run and stops it (`SIGSTOP`) as soon as
+/// its namespace helper holds host A and host B (two network namespaces
+/// other than ours, entered or held by a descriptor): the run cannot take
+/// its hosts down while stopped. Returns the run, the helper and the two
+/// namespaces; `None` if the run ended before (its report, skipped or
+/// not, is then in its stdout).
+fn stopped_with_hosts() -> (Reap, Option<(u32, BTreeSet<PathBuf>)>) {
+    let ours = namespaces_of("self");
+    let mut run = Reap(start("bind-interface", &["--json"]));
+    let pid = run.0.id();
+    let hosts = |helper: u32| -> BTreeSet<PathBuf> {
+        let all = namespaces_of(&helper.to_string());
+        all.difference(&ours).cloned().collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && run.0.try_wait().unwrap().is_none() {
+        let helper = children_of(pid).into_iter().find_map(|h| {
+            let ns = hosts(h);
+            (ns.len() == 2).then_some((h, ns))
+        });
+        if let Some((helper, ns)) = helper {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGSTOP);
+            // Still there once the run is stopped: the hosts exist.
+            if hosts(helper) == ns {
+                return (run, Some((helper, ns)));
+            }
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGCONT);
+        }
+        std::thread::yield_now();
+    }
+    (run, None)
+}
+
+/// Experiment 07 interrupted while its two hosts exist (the test finds its
+/// namespace helper, a child of the run holding two network namespaces,
+/// and holds the run there with `SIGSTOP`): the run dies of the signal
+/// within a second, and within another its helper is gone (or a zombie)
+/// and no process is in, or holds, either namespace. Only what this run
+/// made is checked, so other runs on the machine do not matter.
 #[test]
 fn an_interrupted_two_host_run_leaves_no_namespace_and_no_process() {
-    let Some(real_ip) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("ip"))
-            .chain(["/usr/sbin/ip".into(), "/sbin/ip".into()])
-            .find(|f| f.is_file())
-    }) else {
-        eprintln!("no `ip`: the two-host interrupt test is skipped");
-        return;
-    };
-    let dir =
-        std::env::temp_dir().join(format!("slow-ip-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = dir.join("ip");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n{} \"$@\" || exit $?\n\
-             case \"$*\" in *\"link set vb up\"*) exec sleep 3.217 ;; esac\n",
-            real_ip.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &script,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    use std::os::unix::process::ExitStatusExt;
     for how in [Interrupt::Term, Interrupt::CtrlC] {
-        let before = net_namespaces();
-        let mut child = Command::new(bin("bind-interface"))
-            .env("PATH", &path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let sleeper = loop {
-            if let Some(pid) = find_process(&["sleep", "3.217"]) {
-                break pid;
+        // A stop that came just as the run took its hosts down is retried.
+        let mut runs = 0;
+        let (mut run, helper, ns) = loop {
+            runs += 1;
+            let (mut run, found) = stopped_with_hosts();
+            if let Some((helper, ns)) = found {
+                break (run, helper, ns);
             }
-            if child.try_wait().unwrap().is_some() || Instant::now() > deadline
-            {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = std::fs::remove_dir_all(&dir);
-                eprintln!(
-                    "{how:?}: the two hosts were not built here (namespaces not permitted?); skipped"
-                );
+            let _ = run.0.kill(); // if the 10 s deadline ended the search
+            let mut text = String::new();
+            let mut out = run.0.stdout.take().unwrap();
+            let _ = std::io::Read::read_to_string(&mut out, &mut text);
+            if text.contains("\"skipped\":{") {
+                eprintln!("namespaces are not permitted here: {text}");
                 return;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            assert!(
+                runs < 3,
+                "{how:?}: in 3 runs, the helper was never seen while the \
+                 run was stopped: {text}"
+            );
         };
-        assert!(
-            net_namespaces().len() > before.len(),
-            "{how:?}: the hosts exist"
-        );
-        interrupt(&mut child, how);
+        assert!(held_by(&ns).contains(&helper), "{how:?}: {ns:?}");
+        let status = interrupt(&mut run.0, how);
+        let signal = match how {
+            Interrupt::CtrlC => Signal::SIGINT,
+            Interrupt::Term => Signal::SIGTERM,
+        };
+        assert_eq!(status.signal(), Some(signal as i32), "{how:?}: {status:?}");
         let deadline = Instant::now() + Duration::from_secs(1);
-        while (crate::is_running(sleeper) || net_namespaces() != before)
+        while (crate::is_running(helper) || !held_by(&ns).is_empty())
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(
-            !crate::is_running(sleeper),
-            "{how:?}: the helper's ip is left"
+            !crate::is_running(helper),
+            "{how:?}: helper {helper} is left"
         );
-        let left: Vec<String> =
-            net_namespaces().difference(&before).cloned().collect();
-        assert!(left.is_empty(), "{how:?}: namespaces left: {left:?}");
+        let left = held_by(&ns);
+        assert!(left.is_empty(), "{how:?}: {left:?} still in {ns:?}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
