@@ -39,6 +39,8 @@ use crate::lab::run::{Ctx, Verdict};
 use crate::lab::{args, names, pyfmt::py_addr, server};
 
 mod report;
+use Machine::ThisHost;
+pub use report::{Cell, Machine};
 use report::{narrate_skip, outcome, table};
 
 const TCP: Protocol = Protocol::TCP;
@@ -46,28 +48,6 @@ const TCP: Protocol = Protocol::TCP;
 pub const OTHER_LOOPBACK: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// The book's port, used inside the namespaces: nothing else lives there.
 pub const PORT: u16 = args::BOOK_PORT;
-
-/// One cell of a table: a server bound to `bound`, a client connecting.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Cell {
-    /// The listening socket's address (`getsockname` after `bind`).
-    pub bound: SocketAddr,
-    /// Where the client ran: `"this host"`, or host `"A"` or `"B"`.
-    pub client_on: String,
-    /// The address the client's `connect()` aimed at.
-    pub connect_to: SocketAddr,
-    /// Whether `connect()` succeeded.
-    pub connected: bool,
-    /// How long `connect()` took, in µs.
-    pub connect_us: u64,
-    /// `connect()`'s errno; `None` when it connected.
-    pub errno: Option<Errno>,
-    /// The server's connected socket's own name (`getsockname` after
-    /// `accept`): the address the client reached. `None` if refused.
-    pub server_name: Option<SocketAddr>,
-    /// The client's address as the server's `accept()` returned it.
-    pub server_peer: Option<SocketAddr>,
-}
 
 /// What the default run observed, cell by cell.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -131,17 +111,17 @@ fn client(
 fn cell(
     bound: SocketAddr,
     to: IpAddr,
-    client_on: &str,
-    new_socket: &dyn Fn(&str) -> io::Result<Socket>,
+    client_on: Machine,
+    new_socket: &dyn Fn(Machine) -> io::Result<Socket>,
     t: Duration,
 ) -> anyhow::Result<Cell> {
-    let listener = listen_at(new_socket("A"), bound)?;
+    let listener = listen_at(new_socket(Machine::A), bound)?;
     let bound = names::socket_name(&listener)?; // the port, if it was 0
     let connect_to = SocketAddr::new(to, bound.port());
     let sock = new_socket(client_on).op("socket")?;
     let mut cell = Cell {
         bound,
-        client_on: client_on.to_owned(),
+        client_on,
         connect_to,
         connected: false,
         connect_us: 0,
@@ -173,12 +153,12 @@ fn experiment(
     k: &Knobs,
     ctx: &Ctx,
 ) -> anyhow::Result<Verdict<Observed, Outcome>> {
-    let here = |_: &str| Socket::new(Domain::IPV4, Type::STREAM, Some(TCP));
+    let here = |_| Socket::new(Domain::IPV4, Type::STREAM, Some(TCP));
     let mut loopback = Vec::new();
     for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED] {
         for to in [Ipv4Addr::LOCALHOST, OTHER_LOOPBACK] {
             let bound = SocketAddr::from((bind, 0)); // any free port
-            let c = cell(bound, to.into(), "this host", &here, ctx.timeout)?;
+            let c = cell(bound, to.into(), ThisHost, &here, ctx.timeout)?;
             loopback.push(c);
         }
     }
@@ -206,16 +186,16 @@ fn two_hosts(o: &mut TwoHostsPart, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     // socket() inside host A or host B: the socket belongs to that host.
-    let on = |host: &str| match host {
-        "B" => hosts.socket(Host::B),
+    let on = |host| match host {
+        Machine::B => hosts.socket(Host::B),
         _ => hosts.socket(Host::A),
     };
     let (local, a, t) =
         (Ipv4Addr::LOCALHOST.into(), HOST_A.into(), ctx.timeout);
     for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED, HOST_A] {
         let bound = SocketAddr::from((bind, PORT));
-        o.cells.push(cell(bound, local, "A", &on, t)?); // from A itself
-        o.cells.push(cell(bound, a, "B", &on, t)?); // from the other host
+        o.cells.push(cell(bound, local, Machine::A, &on, t)?); // from A
+        o.cells.push(cell(bound, a, Machine::B, &on, t)?); // from B
     }
     o.ran = true;
     o.helper_pid = Some(hosts.helper_pid());

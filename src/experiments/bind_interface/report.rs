@@ -1,11 +1,49 @@
-//! How experiment 07 narrates what it observed: the tables of cells, and
-//! the reason the two-host part was skipped.
+//! What experiment 07 observes, cell by cell, and how it narrates it: the
+//! tables of cells, and the reason the two-host part was skipped.
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::Cell;
+use serde::{Deserialize, Serialize};
+
 use crate::lab::narrate::Narrator;
 use crate::lab::netns::Skipped;
+use crate::lab::report::Errno;
+
+/// The machine a socket is made on: this host (the loopback table), or
+/// host A or B of the two private hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub enum Machine {
+    /// The machine the experiment runs on.
+    #[serde(rename = "this host")]
+    ThisHost,
+    /// Host A, 10.200.0.1: the server's machine.
+    A,
+    /// Host B, 10.200.0.2: the client's machine.
+    B,
+}
+
+/// One cell of a table: a server bound to `bound`, a client connecting.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Cell {
+    /// The listening socket's address (`getsockname` after `bind`).
+    pub bound: SocketAddr,
+    /// Where the client ran: `"this host"`, or host `"A"` or `"B"`.
+    pub client_on: Machine,
+    /// The address the client's `connect()` aimed at.
+    pub connect_to: SocketAddr,
+    /// Whether `connect()` succeeded.
+    pub connected: bool,
+    /// How long `connect()` took, in µs.
+    pub connect_us: u64,
+    /// `connect()`'s errno; `None` when it connected.
+    pub errno: Option<Errno>,
+    /// The server's connected socket's own name (`getsockname` after
+    /// `accept`): the address the client reached. `None` if refused.
+    pub server_name: Option<SocketAddr>,
+    /// The client's address as the server's `accept()` returned it.
+    pub server_peer: Option<SocketAddr>,
+}
 
 /// A cell's outcome: `"connected"`, or the errno's name.
 pub(super) fn outcome(c: &Cell) -> &str {
@@ -27,9 +65,9 @@ pub(super) fn table(say: &Narrator, title: &str, cells: &[Cell]) {
         (false, Some(e)) => format!("{} ({})", e.name, e.number),
         (false, None) => "failed".into(),
     };
-    let head = |c: &Cell| match c.client_on.as_str() {
-        "this host" => format!("client to {}", c.connect_to.ip()),
-        host => format!("client on {host} to {}", c.connect_to.ip()),
+    let head = |c: &Cell| match c.client_on {
+        Machine::ThisHost => format!("client to {}", c.connect_to.ip()),
+        host => format!("client on {host:?} to {}", c.connect_to.ip()),
     };
     say.say(title);
     let (a, b) = (head(&cells[0]), head(&cells[1]));
