@@ -11,17 +11,21 @@
 //! `cargo test` fails on an import circle between two files.
 //!
 //! ### [`lab`]: the instruments
-//! What an experiment calls: the run contract ([`lab::run`]: the
-//! `Experiment` trait, `Ctx`, `Verdict`, the generic entry point) and the
-//! report it ends with ([`lab::report`]); narration ([`lab::narrate`]),
+//! What an experiment calls: the contract ([`lab::experiment`]: the
+//! `Experiment` trait, `Ctx`, `Verdict`, `Outcome`), the generic entry
+//! point that drives it ([`lab::run`]: registry entries, the command line,
+//! exit statuses) and the report it ends with ([`lab::report`]); narration
+//! ([`lab::narrate`]),
 //! arguments ([`lab::args`]), deadlines ([`lab::deadline`]), one-line errors
 //! ([`lab::error`]), socket names ([`lab::names`]), Python's formatting
 //! ([`lab::pyfmt`]), two peers on two threads ([`lab::peers`]), the manual
 //! server's accept loop ([`lab::server`]), a recording reader
 //! ([`lab::tally`]), byte counters and stalls ([`lab::watch`]), plots
 //! ([`lab::plot`]), one call as an unprivileged user ([`lab::privilege`]),
-//! two private hosts ([`lab::netns`]), and the kernel's view of a socket
-//! ([`lab::kernel`]).
+//! two private hosts ([`lab::netns`]), the kernel's view of a socket, one
+//! file per interface ([`lab::kernel`]), child processes and what a run
+//! costs ([`lab::process`]), and output files written whole
+//! ([`lab::out_file`]).
 //!
 //! ### [`experiments`]: one experiment per file
 //! Each holds its socket calls in order, between the anchors its chapter

@@ -29,10 +29,10 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::lab::error::{Op, SocketError};
+use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::kernel::{self, ListenCounters, ListenQueue, TcpState};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::py_addr;
-use crate::lab::run::{Ctx, Verdict};
 use crate::lab::{args, deadline, names, server};
 
 mod connecting;
@@ -304,7 +304,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Backlog;
 
-impl crate::lab::run::Experiment for Backlog {
+impl crate::lab::experiment::Experiment for Backlog {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

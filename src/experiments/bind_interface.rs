@@ -32,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::lab::error::Op;
+use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::netns::{HOST_A, HOST_B, Host, Skipped, TwoHosts};
 use crate::lab::report::Errno;
-use crate::lab::run::{Ctx, Verdict};
 use crate::lab::{args, names, pyfmt::py_addr, server};
 
 mod report;
@@ -283,7 +283,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct BindInterface;
 
-impl crate::lab::run::Experiment for BindInterface {
+impl crate::lab::experiment::Experiment for BindInterface {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

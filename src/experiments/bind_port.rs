@@ -26,11 +26,11 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::lab::error::{Op, SocketError};
+use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::privilege::{self, NOBODY};
 use crate::lab::pyfmt::py_addr;
 use crate::lab::report::Errno;
-use crate::lab::run::{Ctx, NoKnobs, Verdict};
 use crate::lab::{args, kernel, names, server};
 
 /// Where every case binds first: the loopback address.
@@ -285,7 +285,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct BindPort;
 
-impl crate::lab::run::Experiment for BindPort {
+impl crate::lab::experiment::Experiment for BindPort {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;

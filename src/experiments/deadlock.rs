@@ -33,7 +33,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::lab::args::{self, BufferSize};
 use crate::lab::error::{Op, SocketError};
-use crate::lab::run::{Ctx, Verdict};
+use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::{deadline, kernel, names, peers, plot, process, pyfmt};
 use crate::lab::{server, watch};
 
@@ -621,7 +621,7 @@ fn manual_client(
 #[derive(Debug)]
 pub struct Deadlock;
 
-impl crate::lab::run::Experiment for Deadlock {
+impl crate::lab::experiment::Experiment for Deadlock {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

@@ -32,10 +32,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::experiments::sixteen::{HELLO, recv_all};
 use crate::lab::error::{Op, SocketError};
+use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
 use crate::lab::report::Errno;
-use crate::lab::run::{Ctx, NoKnobs, Verdict};
 use crate::lab::{args, deadline, kernel, names, process, server};
 
 // ANCHOR: observed
@@ -329,7 +329,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct ListeningSocket;
 
-impl crate::lab::run::Experiment for ListeningSocket {
+impl crate::lab::experiment::Experiment for ListeningSocket {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;

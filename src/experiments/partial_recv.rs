@@ -31,9 +31,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::experiments::sixteen::{FAREWELL, recv_all};
 use crate::lab::error::{Op, SocketError};
+use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
-use crate::lab::run::{Ctx, Verdict};
 use crate::lab::tally::{Recv, Tally, recv_lines, size_counts};
 use crate::lab::{args, deadline, names, peers, process, server};
 
@@ -312,7 +312,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct PartialRecv;
 
-impl crate::lab::run::Experiment for PartialRecv {
+impl crate::lab::experiment::Experiment for PartialRecv {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

@@ -32,10 +32,10 @@ use socket2::{Domain, SockRef, Socket, Type};
 use crate::experiments::sixteen::HELLO;
 use crate::lab::args::{self, BufferSize};
 use crate::lab::error::Op;
+use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::py_addr;
 use crate::lab::report::Errno;
-use crate::lab::run::{Ctx, Verdict};
 use crate::lab::tally::Sent;
 use crate::lab::{deadline, kernel, names, peers, process, server};
 
@@ -351,7 +351,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct PartialSend;
 
-impl crate::lab::run::Experiment for PartialSend {
+impl crate::lab::experiment::Experiment for PartialSend {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::lab::error::Op;
+use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::report::Errno;
-use crate::lab::run::{Ctx, NoKnobs, Verdict};
 use crate::lab::{args, names, pyfmt::py_addr};
 
 /// What the default run observed.
@@ -281,7 +281,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Refused;
 
-impl crate::lab::run::Experiment for Refused {
+impl crate::lab::experiment::Experiment for Refused {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;

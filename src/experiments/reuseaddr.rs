@@ -30,11 +30,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::experiments::sixteen::{FAREWELL, HELLO, recv_all};
 use crate::lab::error::{Op, SocketError};
+use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::kernel::{self, TcpRow};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
 use crate::lab::report::Errno;
-use crate::lab::run::{Ctx, Verdict};
 use crate::lab::{args, deadline, names, peers, server};
 
 /// Every case listens on loopback, on a port the kernel picks.
@@ -373,7 +373,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Reuseaddr;
 
-impl crate::lab::run::Experiment for Reuseaddr {
+impl crate::lab::experiment::Experiment for Reuseaddr {
     type Knobs = Knobs;
     type Role = Role;
     type Observed = Observed;

@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::lab::error::{Op, SocketError};
+use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
-use crate::lab::run::{Ctx, NoKnobs, Verdict};
 use crate::lab::{args, deadline, names, peers, process, server};
 
 /// The client's message: exactly sixteen octets.
@@ -255,7 +255,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Sixteen;
 
-impl crate::lab::run::Experiment for Sixteen {
+impl crate::lab::experiment::Experiment for Sixteen {
     type Knobs = NoKnobs;
     type Role = Role;
     type Observed = Observed;

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod deadline;
 pub mod error;
+pub mod experiment;
 pub mod kernel;
 pub mod names;
 pub mod narrate;

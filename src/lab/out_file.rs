@@ -8,24 +8,22 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail};
+use crate::lab::error::{Op, SocketError};
 
-use crate::lab::error::Op;
-
-/// The errno's name of an error that tempfile may have wrapped with its
-/// path (which then no longer carries the number): by its kind.
-fn errno_of(e: &std::io::Error) -> String {
+/// The error again with its errno number, which tempfile's wrapping (it
+/// adds the path) loses: found from its kind.
+fn with_errno(e: std::io::Error) -> std::io::Error {
+    use nix::libc;
     use std::io::ErrorKind::*;
-    if let Some(name) = crate::lab::error::errno_name(e) {
-        return name;
-    }
-    match e.kind() {
-        NotFound => "ENOENT".into(),
-        PermissionDenied => "EACCES".into(),
-        ReadOnlyFilesystem => "EROFS".into(),
-        NotADirectory => "ENOTDIR".into(),
-        _ => e.kind().to_string(),
-    }
+    let n = match e.kind() {
+        _ if e.raw_os_error().is_some() => return e,
+        NotFound => libc::ENOENT,
+        PermissionDenied => libc::EACCES,
+        ReadOnlyFilesystem => libc::EROFS,
+        NotADirectory => libc::ENOTDIR,
+        _ => return e,
+    };
+    std::io::Error::from_raw_os_error(n)
 }
 
 /// An output file, checked but not yet written.
@@ -46,24 +44,28 @@ impl OutFile {
     pub fn check(flag: &str, path: &Path) -> anyhow::Result<OutFile> {
         let shown = path.display().to_string();
         if path.is_dir() || shown.ends_with('/') {
-            bail!(
-                "{flag} {shown}: EISDIR: a directory, not a file; hint: \
-                 name a file in it, such as {}",
-                path.join("out.svg").display()
-            );
+            let name = path.join("out.svg");
+            return Err(SocketError {
+                op: format!("{flag} {shown}"),
+                source: std::io::Error::from_raw_os_error(nix::libc::EISDIR),
+                hint: Some(format!(
+                    "name a file in it, such as {}",
+                    name.display()
+                )),
+            }
+            .into());
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
-            anyhow!(
-                "{flag} {shown}: cannot create a file in {}: {}; hint: \
-                 choose a directory you can write to",
-                dir.display(),
-                errno_of(&e)
-            )
-        })?;
+        tempfile::NamedTempFile::new_in(&dir)
+            .map_err(with_errno)
+            .op(format_args!(
+                "{flag} {shown}: create a file in {}",
+                dir.display()
+            ))
+            .map_err(|e| e.hint("choose a directory you can write to"))?;
         Ok(OutFile {
             path: path.to_owned(),
             dir,

@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::lab::error::SocketError;
+use crate::lab::experiment::{Ctx, Experiment, Outcome, Verdict};
 use crate::lab::narrate::{self, Narrator};
 use crate::lab::report::{Errno, ErrorInfo, Failure, Observation, Report};
 
@@ -32,41 +33,6 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// The default of `--timeout-ms`, in ms.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
-
-/// An experiment's outcome: an enum with one variant per thing its verdict
-/// can say the kernel did, serialized (serde and strum alike) as a
-/// snake_case token such as `"exchanged"`. Derive it as
-/// `#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize,
-/// schemars::JsonSchema, strum::IntoStaticStr)]` with
-/// `#[serde(rename_all = "snake_case")]` and
-/// `#[strum(serialize_all = "snake_case")]`.
-pub trait Outcome:
-    Copy
-    + Eq
-    + std::fmt::Debug
-    + Serialize
-    + schemars::JsonSchema
-    + Into<&'static str>
-    + Sync
-    + 'static
-{
-    /// The token the reports and the runner's table use: `"exchanged"`.
-    fn token(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl<T> Outcome for T where
-    T: Copy
-        + Eq
-        + std::fmt::Debug
-        + Serialize
-        + schemars::JsonSchema
-        + Into<&'static str>
-        + Sync
-        + 'static
-{
-}
 
 /// An outcome whose type is forgotten, so that entries of different
 /// experiments fit in one list: all the registry needs is its token.
@@ -263,86 +229,6 @@ pub struct Common {
     pub timeout_ms: u64,
 }
 
-/// What an experiment's code gets to run with.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    /// The experiment's registry entry.
-    pub entry: &'static Entry,
-    /// True if the report goes out as JSON (narration is then silent).
-    pub json: bool,
-    /// The deadline for each blocking socket call (`--timeout-ms`).
-    pub timeout: Duration,
-    /// Where narration goes: tagged lines in the default run, plain lines
-    /// (as the book's scripts print them) in a manual role.
-    pub say: Narrator,
-}
-
-/// The outcome of a default run: what the kernel did (`O`, the
-/// experiment's [`Outcome`]), and the measurements `M` that decided it.
-#[derive(Debug)]
-pub struct Verdict<M, O> {
-    /// The observed outcome, compared with the expected one.
-    pub observed: O,
-    /// The outcome this run expects; `None` means the registry's.
-    pub expected: Option<O>,
-    /// Everything measured, serialized as the report's `measurements`.
-    pub measurements: M,
-}
-
-impl<M, O> Verdict<M, O> {
-    /// A verdict that compares `observed` with the registry's prediction.
-    pub fn new(observed: O, measurements: M) -> Self {
-        Verdict {
-            observed,
-            expected: None,
-            measurements,
-        }
-    }
-
-    /// Expects `outcome` instead of the registry's: for a mode that checks
-    /// another of the passage's predictions (`deadlock --fixed`).
-    pub fn expecting(mut self, outcome: O) -> Self {
-        self.expected = Some(outcome);
-        self
-    }
-}
-
-/// An experiment: its knobs, its manual roles, what it measures, and the
-/// two ways to run it.
-pub trait Experiment {
-    /// The default run's own flags (a `clap::Args` struct; `NoKnobs` if none).
-    type Knobs: clap::Args;
-    /// The manual roles (a `clap::Subcommand` enum: `server`, `client`).
-    type Role: clap::Subcommand;
-    /// The default run's measurements, one struct with named fields in
-    /// units; it becomes the report's `measurements`.
-    type Observed: Serialize + schemars::JsonSchema;
-    /// What its verdict can say the kernel did: an enum, one variant per
-    /// outcome, the registry's expected outcome among them.
-    type Outcome: Outcome;
-
-    /// The default run: plays every role on loopback (or in namespaces it
-    /// makes) and returns what the kernel did.
-    ///
-    /// # Errors
-    /// An environment failure that kept the experiment from running (a
-    /// socket call that failed), reported in one line with exit status 2.
-    fn run(
-        knobs: &Self::Knobs,
-        ctx: &Ctx,
-    ) -> anyhow::Result<Verdict<Self::Observed, Self::Outcome>>;
-
-    /// A manual role, as the book's script runs it in a terminal.
-    ///
-    /// # Errors
-    /// As for [`Experiment::run`].
-    fn role(
-        role: Self::Role,
-        knobs: &Self::Knobs,
-        ctx: &Ctx,
-    ) -> anyhow::Result<ExitCode>;
-}
-
 /// A report's measurements: the experiment's own, or, for an experiment
 /// that could not run (`observed` is `"error"` or `"timeout"`), the error.
 #[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -367,10 +253,6 @@ pub fn schema<E: Experiment>() -> Value {
     let schema = schemars::schema_for!(Typed<E>);
     serde_json::to_value(schema).expect("a schema serializes")
 }
-
-/// For an experiment without knobs of its own.
-#[derive(Debug, Clone, clap::Args)]
-pub struct NoKnobs {}
 
 #[derive(Debug, clap::Parser)]
 struct Cli<K: clap::Args, R: clap::Subcommand> {
@@ -430,7 +312,6 @@ pub fn main<E: Experiment>(
         .and_then(|m| Cli::<E::Knobs, E::Role>::from_arg_matches(&m))
         .unwrap_or_else(|e| usage_error(e, entry.name));
     let mut ctx = Ctx {
-        entry,
         json: cli.common.json,
         timeout: Duration::from_millis(cli.common.timeout_ms),
         say: Narrator::plain(),

@@ -16,8 +16,8 @@ use socket2::Socket;
 use crate::lab::args::ServerArgs;
 use crate::lab::deadline;
 use crate::lab::error::{Op, SocketError};
+use crate::lab::experiment::Ctx;
 use crate::lab::kernel::{self, ListenCounters, ListenQueue};
-use crate::lab::run::Ctx;
 use crate::lab::{names, narrate};
 
 /// Waits at most `timeout` for a connection on `listener`, then accepts

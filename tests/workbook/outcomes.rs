@@ -14,8 +14,8 @@ use tcp_workbook::experiments::{
     backlog, bind_interface, bind_port, deadlock, listening_socket,
     partial_recv, partial_send, refused, reuseaddr, sixteen,
 };
+use tcp_workbook::lab::experiment::Verdict;
 use tcp_workbook::lab::narrate::Narrator;
-use tcp_workbook::lab::run::Verdict;
 use tcp_workbook::workbook::registry;
 
 use crate::{cmd, json_report};

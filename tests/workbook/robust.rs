@@ -161,7 +161,7 @@ fn a_bad_plot_path_fails_before_the_run() {
     assert!(out.stdout.is_empty(), "no case ran: {out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("error: create /nonexistent/dir/x.svg: ENOENT"),
+        err.starts_with("error: --plot /nonexistent/dir/x.svg: create a file in /nonexistent/dir: ENOENT"),
         "{err}"
     );
     let out = cmd("deadlock")

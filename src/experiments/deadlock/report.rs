@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use super::knobs::Knobs;
 use super::queues::{Buffers, Counts, Ends, Queues, ledger};
+use crate::lab::experiment::Ctx;
 use crate::lab::kernel::TcpTimer;
 use crate::lab::narrate::Narrator;
-use crate::lab::run::Ctx;
 use crate::lab::{peers, watch};
 
 /// What the default run observed: one [`Case`] per connection.
