@@ -81,18 +81,18 @@ fn wait(
 ) -> io::Result<()> {
     let end = Instant::now() + timeout;
     loop {
+        // Asked at least once, so a timeout of 0 means "ready now?".
         let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::from_raw_os_error(nix::libc::ETIMEDOUT));
-        }
         // poll(2) takes at most i32::MAX ms; longer waits go round the loop.
         let ms = PollTimeout::try_from(left.min(Duration::from_secs(3600)))
             .unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(fd.as_fd(), events)];
         match poll(&mut fds, ms) {
-            Ok(0) => continue,
+            Ok(0) | Err(nix::errno::Errno::EINTR) if left.is_zero() => {
+                return Err(io::Error::from_raw_os_error(nix::libc::ETIMEDOUT));
+            }
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
             Ok(_) => return Ok(()),
-            Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -5,14 +5,62 @@
 //! way other command-line tools end, instead of a panic.
 
 use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+
+/// How long a line waits for room on stdout (a pipe nobody reads) before
+/// it is dropped, in ms: `--timeout-ms`, set by [`set_stdout_deadline`].
+static STDOUT_DEADLINE_MS: AtomicU64 = AtomicU64::new(10_000);
+
+/// Sets how long [`line`] waits for room on stdout before it drops lines
+/// (the experiments pass their `--timeout-ms`).
+pub fn set_stdout_deadline(deadline: std::time::Duration) {
+    STDOUT_DEADLINE_MS.store(deadline.as_millis() as u64, Relaxed);
+}
+
+/// Lines dropped since stdout last had room.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Prints one line on stdout. If stdout is a closed pipe, the process ends
 /// at once, killed by `SIGPIPE` as a C program would be (Rust ignores the
 /// signal at start-up, so we restore it and raise it).
+///
+/// Writing has a deadline, like every other blocking call: a line waits at
+/// most the deadline set by [`set_stdout_deadline`] for room (`poll(2)` `POLLOUT`; a pipe whose
+/// reader stopped reading is full). Then it is dropped, and so is every
+/// line after it, without waiting, until stdout has room again; the next
+/// line printed says how many were lost. A manual server whose output
+/// nobody reads goes on serving instead of blocking for good.
 pub fn line(text: &str) {
-    let mut out = io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+    let stdout = io::stdout();
+    let dropped = DROPPED.load(Relaxed);
+    let deadline = STDOUT_DEADLINE_MS.load(Relaxed);
+    let wait = if dropped > 0 { 0 } else { deadline };
+    let ready = crate::lab::deadline::wait_writable(
+        &stdout.as_fd(),
+        std::time::Duration::from_millis(wait),
+    );
+    if ready.is_err() {
+        if dropped == 0 {
+            note_line(format_args!(
+                "stdout had no room for {deadline} ms (nobody reads it): \
+                 lines are dropped until it has"
+            ));
+        }
+        DROPPED.fetch_add(1, Relaxed);
+        return;
+    }
+    let mut out = stdout.lock();
+    let mut written = Ok(());
+    if dropped > 0 {
+        DROPPED.store(0, Relaxed);
+        written = writeln!(out, "({dropped} lines dropped: stdout was full)");
+    }
+    let written = written
+        .and_then(|()| writeln!(out, "{text}"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
         if e.kind() == io::ErrorKind::BrokenPipe {
             die_of_sigpipe();
         }

@@ -316,6 +316,7 @@ pub fn main<E: Experiment>(
         timeout: Duration::from_millis(cli.common.timeout_ms),
         say: Narrator::plain(),
     };
+    narrate::set_stdout_deadline(ctx.timeout);
     if cli.common.json && cli.role.is_some() {
         narrate::error_line(format_args!(
             "--json reports a default run, not a manual role; \

@@ -212,3 +212,74 @@ fn wait_for_child(pid: u32) -> Option<u32> {
     }
     None
 }
+
+/// A manual server whose stdout nobody reads does not block for good when
+/// the pipe fills: a line waits `--timeout-ms` for room, then lines are
+/// dropped (said once on stderr) and every client is still served; once
+/// stdout drains, the server says how many lines were lost.
+#[test]
+fn a_server_whose_output_nobody_reads_goes_on_serving() {
+    use std::io::{Read, Write};
+    let mut server = std::process::Command::new(crate::bin("sixteen"))
+        .args(["server", "127.0.0.1", "-p", "0", "--timeout-ms", "300"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    let port = crate::port_in(first.trim_end());
+    // Far more than a 64 KiB pipe holds: each conversation prints lines.
+    let t = Duration::from_secs(5);
+    let mut served = 0;
+    for _ in 0..1500 {
+        let addr = ([127, 0, 0, 1], port).into();
+        let Ok(mut c) = std::net::TcpStream::connect_timeout(&addr, t) else {
+            break;
+        };
+        c.set_read_timeout(Some(t)).unwrap();
+        c.write_all(b"Hi there, server").unwrap();
+        let mut reply = [0u8; 16];
+        if c.read_exact(&mut reply).is_err() {
+            break;
+        }
+        assert_eq!(&reply, b"Farewell, client");
+        served += 1;
+    }
+    if served != 1500 {
+        let _ = server.kill();
+        let _ = server.wait();
+        panic!("only {served} of 1500 clients were served");
+    }
+    // Drain stdout now: a line printed once it has room says how many
+    // were dropped. Conversations go on until that line is seen.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(out).map_while(Result::ok) {
+            if line.contains("lines dropped: stdout was full)") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let mut said = None;
+    for _ in 0..50 {
+        let addr = ([127, 0, 0, 1], port).into();
+        let mut c = std::net::TcpStream::connect_timeout(&addr, t).unwrap();
+        c.set_read_timeout(Some(t)).unwrap();
+        c.write_all(b"Hi there, server").unwrap();
+        let _ = c.read_exact(&mut [0u8; 16]);
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            said = Some(line);
+            break;
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut err = String::new();
+    let mut stderr = server.stderr.take().unwrap();
+    stderr.read_to_string(&mut err).unwrap();
+    assert!(err.contains("lines are dropped"), "{err}");
+    assert!(said.is_some(), "no line said how many were dropped");
+}
