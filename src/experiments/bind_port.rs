@@ -112,7 +112,8 @@ fn listener_on_a_port_free_at(
     for _ in 0..20 {
         let listener = listen_at((HOST, 0).into())?;
         let port = names::socket_name(&listener)?.port();
-        let probe = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        let probe =
+            Socket::new(Domain::IPV4, Type::STREAM, None).op("socket")?;
         if probe.bind(&SocketAddr::from((other, port)).into()).is_ok() {
             return Ok((listener, port));
         }

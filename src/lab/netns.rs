@@ -54,6 +54,7 @@ use nix::sys::socket::{
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, SockRef, Socket, Type};
 
+use crate::lab::error::Op;
 use crate::lab::report::Errno;
 
 mod helper;
@@ -117,10 +118,16 @@ impl TwoHosts {
             SockType::SeqPacket,
             None,
             SockFlag::SOCK_CLOEXEC,
-        )?;
-        SockRef::from(&ours).set_read_timeout(Some(timeout))?;
+        )
+        .map_err(io::Error::from)
+        .op("socketpair for the namespace helper")?;
+        SockRef::from(&ours)
+            .set_read_timeout(Some(timeout))
+            .op("SO_RCVTIMEO on the namespace helper's socket")?;
         // Our own executable, by the kernel's link: nothing on PATH.
-        let mut command = Command::new(crate::lab::process::own_executable()?);
+        let exe =
+            crate::lab::process::own_executable().op("find our executable")?;
+        let mut command = Command::new(exe);
         command
             .arg(HELPER_ARG)
             .arg(std::process::id().to_string())
@@ -128,9 +135,10 @@ impl TwoHosts {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         crate::lab::process::die_with_parent(&mut command);
-        let helper = command.spawn()?;
+        let helper = command.spawn().op("start the namespace helper")?;
         let hosts = TwoHosts { helper, ctl: ours };
-        let (answer, _) = hosts.receive()?;
+        let (answer, _) =
+            hosts.receive().op("hear from the namespace helper")?;
         let mut words = answer.splitn(3, '\t');
         match (words.next(), words.next(), words.next()) {
             (Some("ready"), _, _) => Ok(Ok(hosts)),
@@ -142,7 +150,10 @@ impl TwoHosts {
                 "building two hosts: {why}; hint: --loopback-only leaves \
                  the two hosts out"
             ),
-            _ => anyhow::bail!("building two hosts: {answer}"),
+            _ => anyhow::bail!(
+                "building two hosts: the helper said {:?}",
+                answer.replace('\t', " ")
+            ),
         }
     }
 
