@@ -264,6 +264,21 @@ struct Cli<K: clap::Args, R: clap::Subcommand> {
     role: Option<R>,
 }
 
+/// The narrowest help text worth wrapping to, in columns: below it (a
+/// `COLUMNS` of 0 or 5) clap would put one word on each line.
+pub const MIN_HELP_WIDTH: usize = 40;
+
+/// Sets `command`'s help width: the terminal's, at most 80 columns, and 80
+/// where `COLUMNS` asks for less than [`MIN_HELP_WIDTH`].
+pub fn help_width(command: clap::Command) -> clap::Command {
+    let columns: Option<usize> =
+        std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    match columns {
+        Some(n) if n < MIN_HELP_WIDTH => command.term_width(80),
+        _ => command.max_term_width(80),
+    }
+}
+
 /// Ends the program after a command-line parse error: help and version go
 /// out as clap prints them (exit 0); a usage error becomes one line on
 /// stderr, clap's own first line with a hint, and exit status 2.
@@ -297,10 +312,9 @@ pub fn main<E: Experiment>(
     entry: &'static Entry,
     argv: Vec<OsString>,
 ) -> ExitCode {
-    let command = Cli::<E::Knobs, E::Role>::command()
+    let command = help_width(Cli::<E::Knobs, E::Role>::command())
         .name(entry.name)
         .bin_name(entry.name)
-        .max_term_width(80)
         .about(format!(
             "{}: {} ({})",
             entry.id(),

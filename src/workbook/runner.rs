@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::lab::narrate::{error_line, line};
 use crate::lab::process::{Finished, run_with_deadline};
@@ -84,7 +84,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     if let Some(code) = crate::lab::netns::helper_if_asked() {
         return code;
     }
-    let args = Args::try_parse_from(args)
+    let args = crate::lab::run::help_width(Args::command())
+        .try_get_matches_from(args)
+        .and_then(|m| Args::from_arg_matches(&m))
         .unwrap_or_else(|e| crate::lab::run::usage_error(e, "workbook"));
     match &args.command {
         Some(Cmd::List) => {

@@ -283,3 +283,26 @@ fn a_server_whose_output_nobody_reads_goes_on_serving() {
     assert!(err.contains("lines are dropped"), "{err}");
     assert!(said.is_some(), "no line said how many were dropped");
 }
+
+/// A `COLUMNS` too narrow to wrap to (0 or 5) gets the help as 80 columns
+/// would, not one word per line; a real width is still honoured.
+#[test]
+fn help_ignores_a_columns_too_narrow_to_read() {
+    let help = |columns: &str, bin: &str| {
+        let out = cmd(bin)
+            .env("COLUMNS", columns)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for bin in ["sixteen", "workbook"] {
+        let wide = help("80", bin);
+        for narrow in ["0", "5"] {
+            assert_eq!(help(narrow, bin), wide, "{bin} with COLUMNS={narrow}");
+        }
+        let sixty = help("60", bin);
+        assert!(sixty.lines().all(|l| l.chars().count() <= 60), "{sixty}");
+    }
+}
