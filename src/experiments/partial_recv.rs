@@ -359,7 +359,8 @@ impl crate::lab::experiment::Experiment for PartialRecv {
                         .read_to_end(&mut got)
                         .op(format_args!("recv from {peer}"))?;
                     let got = py_bytes(&got);
-                    ctx.say.say(format!("  The client sent {got}, then closed"));
+                    ctx.say
+                        .say(format!("  The client sent {got}, then closed"));
                     Ok(())
                 })
             }

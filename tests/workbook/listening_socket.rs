@@ -81,7 +81,10 @@ fn manual_server_names_each_client_it_answers() {
             .collect();
     assert_eq!(server_said[1], "  send():        EPIPE (errno 32)");
     assert_eq!(server_said[3], "  recv():        ENOTCONN (errno 107)");
-    assert_eq!(server_said[8], format!("  Socket peer: ('127.0.0.1', {me})"));
+    assert_eq!(
+        server_said[8],
+        format!("  Socket peer: ('127.0.0.1', {me})")
+    );
 }
 
 /// The manual server's protocol, seen from a raw socket: the book's, sixteen
