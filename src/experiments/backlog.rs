@@ -285,7 +285,8 @@ impl Knobs {
 pub enum Role {
     /// Listen with listen(--backlog); accept nobody until Enter is pressed
     /// (or standard input ends, or --accept-after-ms passes); then accept
-    /// and close each client.
+    /// and close each client. Its own protocol: no bytes either way, so it
+    /// is no peer for the book's scripts.
     Server {
         /// Where to listen.
         #[command(flatten)]
@@ -297,6 +298,8 @@ pub enum Role {
     },
     /// Connect; say how long the handshake took, or that no answer came
     /// within --wait-ms; wait (--timeout-ms) to get in and be accepted.
+    /// Its own protocol: it sends nothing and waits for the server to
+    /// close, so pair it with this experiment's server.
     Client(args::ClientArgs),
 }
 

@@ -15,10 +15,10 @@
 //!   book's real case, a second machine, built from two network namespaces
 //!   if the system permits them (`-- --loopback-only` leaves that part out;
 //!   `-- --json` for a report).
-//! - Two terminals (or two machines), as in the book:
-//!   `cargo run --bin bind-interface -- server 127.0.0.1` (or `server ""`),
-//!   then `cargo run --bin bind-interface -- client 127.0.0.2` (port 1060;
-//!   `-p PORT`).
+//! - Two terminals (or two machines), as in the book (the bytes of
+//!   `tcp_sixteen.py`): `cargo run --bin bind-interface -- server
+//!   127.0.0.1` (or `server ""`), then `cargo run --bin bind-interface --
+//!   client 127.0.0.2` (port 1060; `-p PORT`).
 //!
 //! **Chapter.** `chapters/07-bind-interface.md`; the namespaces are built
 //! by `src/lab/netns.rs`.
@@ -31,6 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::experiments::sixteen;
 use crate::lab::error::Op;
 use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::narrate::Narrator;
@@ -272,10 +273,11 @@ pub struct Knobs {
 /// The manual roles, as in the book.
 #[derive(Debug, clap::Subcommand)]
 pub enum Role {
-    /// Listen at INTERFACE ("" = all) and name each connection, like
-    /// `tcp_sixteen.py server INTERFACE`.
+    /// Listen at INTERFACE ("" = all), name each connection and exchange
+    /// sixteen octets, like `tcp_sixteen.py server INTERFACE` (its bytes).
     Server(args::ServerArgs),
-    /// Connect to HOST once, like `tcp_sixteen.py client HOST`.
+    /// Connect to HOST and exchange sixteen octets, like `tcp_sixteen.py
+    /// client HOST` (its bytes).
     Client(args::ClientArgs),
 }
 
@@ -295,32 +297,20 @@ impl crate::lab::experiment::Experiment for BindInterface {
 
     // ANCHOR: roles
     fn role(role: Role, _: &Knobs, ctx: &Ctx) -> anyhow::Result<ExitCode> {
-        let new = || Socket::new(Domain::IPV4, Type::STREAM, Some(TCP));
+        // The conversation is tcp_sixteen.py's, with 01 sixteen's server
+        // and client; only the address the server binds is this chapter's.
         match role {
             Role::Server(a) => {
-                let listener = listen_at(new(), a.bind_addr()?)?;
+                let new = Socket::new(Domain::IPV4, Type::STREAM, Some(TCP));
+                let listener = listen_at(new, a.bind_addr()?)?;
                 let at = names::socket_name(&listener)?;
                 ctx.say.say(format!("Listening at {}", py_addr(&at)));
                 server::serve(&listener, &a, ctx, None, |sc, peer| {
-                    let name = names::socket_name(sc)?; // getsockname()
-                    ctx.say.say(format!(
-                        "We have accepted a connection from {}",
-                        py_addr(&peer)
-                    ));
-                    ctx.say.say(format!("  Socket name: {}", py_addr(&name)));
-                    Ok(())
+                    sixteen::server(sc, peer, &ctx.say).map(drop)
                 })
             }
             Role::Client(a) => {
-                let to = a.server_addr()?;
-                let sock = new().op("socket")?;
-                let name = client(&sock, to, ctx.timeout)
-                    .op(format_args!("connect to {to}"))?;
-                let name = py_addr(&name);
-                ctx.say.say(format!(
-                    "Client has been assigned socket name {name}"
-                ));
-                ctx.say.say(format!("Connected to {}", py_addr(&to)));
+                sixteen::client(a.server_addr()?, &ctx.say, ctx.timeout)?;
                 Ok(ExitCode::SUCCESS)
             }
         }

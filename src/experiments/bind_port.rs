@@ -279,6 +279,8 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
 pub enum Role {
     /// Bind and listen like the book's server, then accept clients and
     /// close each connection at once: run two to see which claims clash.
+    /// Its own protocol: no bytes either way, so it is no peer for
+    /// `tcp_sixteen.py client`.
     Server(args::ServerArgs),
 }
 

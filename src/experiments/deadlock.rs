@@ -26,7 +26,7 @@
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -43,7 +43,7 @@ mod queues;
 mod report;
 
 pub use knobs::Knobs;
-use knobs::{outputs, parse_bytes, warn_if_slow};
+use knobs::{outputs, parse_bytecount, warn_if_slow};
 pub use queues::{Buffers, Counts, Ends, Queues};
 pub use report::{Case, Observed};
 use report::{
@@ -138,7 +138,7 @@ fn naive_client(
     // Nobody reads the replies meanwhile: they pile up in our receive queue.
     send_messages(sock, bytes, chunk, counters, timeout)?;
     sock.shutdown(Shutdown::Write)?; // half-close: "no more data from me"
-    receive_all(sock, CLIENT_READ, &counters.client_received, timeout)
+    receive_all(sock, CLIENT_READ, counters, timeout)
 }
 
 fn send_messages(
@@ -163,13 +163,15 @@ fn send_messages(
 fn receive_all(
     mut sock: &TcpStream,
     size: usize,
-    received: &AtomicU64,
+    counters: &Counters,
     timeout: Duration,
 ) -> io::Result<(u64, u64)> {
     let mut data = process::bytes(size as u64, |_| 0)?;
     let (mut total, mut wrong) = (0u64, 0u64);
     loop {
         let n = deadline::recv_ready(&mut sock, &mut data, timeout)?;
+        // The book's client prints what its first recv() returned.
+        counters.first_received.get_or_init(|| data[..n].to_vec());
         if n == 0 {
             return Ok((total, wrong)); // the server closed: all replies are in
         }
@@ -178,7 +180,7 @@ fn receive_all(
             wrong += u64::from(b != want.to_ascii_uppercase());
         }
         total += n as u64;
-        received.fetch_add(n as u64, SeqCst);
+        counters.client_received.fetch_add(n as u64, SeqCst);
     }
 }
 // ANCHOR_END: naive_client
@@ -195,9 +197,8 @@ fn reading_client(
     timeout: Duration,
 ) -> io::Result<(u64, u64)> {
     std::thread::scope(|s| {
-        let received = &counters.client_received;
         let replies =
-            s.spawn(|| receive_all(sock, FIXED_CLIENT_READ, received, timeout));
+            s.spawn(|| receive_all(sock, FIXED_CLIENT_READ, counters, timeout));
         let written = send_messages(sock, bytes, chunk, counters, timeout)
             // Without this half-close the server never sees end of file,
             // never closes, and the reader waits: a second kind of hang.
@@ -247,18 +248,19 @@ fn connect_to(
 /// then `TCP_RTO_MIN_US`, our choice, not the book's: a segment the full
 /// receiver dropped is sent again after 8 ms rather than 200 ms, so the
 /// windows close sooner. Nothing else changes, and a kernel that refuses
-/// the option (ENOPROTOOPT) only makes the verdict slower.
+/// the option (ENOPROTOOPT) only makes the verdict slower. The manual
+/// roles set none of these unless asked (`None`: the OS's).
 fn set_options(sock: &Socket, k: &Knobs) -> Result<(), SocketError> {
-    if let BufferSize::Bytes(n) = k.sndbuf {
+    if let Some(BufferSize::Bytes(n)) = k.sndbuf {
         sock.set_send_buffer_size(n)
             .op(format_args!("setsockopt SO_SNDBUF {n}"))?;
     }
-    if let BufferSize::Bytes(n) = k.rcvbuf {
+    if let Some(BufferSize::Bytes(n)) = k.rcvbuf {
         sock.set_recv_buffer_size(n)
             .op(format_args!("setsockopt SO_RCVBUF {n}"))?;
     }
-    if k.rto_min_ms > 0 {
-        let _ = kernel::set_rto_min(sock, k.rto_min_ms * 1000);
+    if let Some(ms @ 1..) = k.rto_min_ms {
+        let _ = kernel::set_rto_min(sock, ms * 1000);
     }
     Ok(())
 }
@@ -496,17 +498,21 @@ pub fn verdict(o: &Observed) -> Outcome {
 /// The manual roles, as in the book.
 #[derive(Debug, clap::Subcommand)]
 pub enum Role {
-    /// Upper-case and send back what clients send, like `tcp_deadlock.py server`.
+    /// Upper-case and send back what clients send, like `tcp_deadlock.py
+    /// server`. Its buffers and RTO are the OS's unless --sndbuf, --rcvbuf
+    /// or --rto-min-ms is given.
     Server(args::ServerArgs),
     /// Send BYTECOUNT bytes without reading, then read, like
     /// `tcp_deadlock.py client`. Exits 0 if every byte came back, 1 if it
-    /// stalled.
+    /// stalled. Its buffers and RTO are the OS's unless --sndbuf, --rcvbuf
+    /// or --rto-min-ms is given.
     Client {
         /// The server's host and port.
         #[command(flatten)]
         target: args::ClientArgs,
-        /// Bytes to send, rounded up to a multiple of 16 (suffixes: 64MiB).
-        #[arg(value_name = "BYTECOUNT", default_value = "16", value_parser = parse_bytes)]
+        /// Bytes to send, 0 to 1 TiB, rounded up to a multiple of 16
+        /// (suffixes: 64MiB).
+        #[arg(value_name = "BYTECOUNT", default_value = "16", value_parser = parse_bytecount)]
         bytecount: u64,
     },
 }
@@ -585,6 +591,10 @@ fn manual_client(
         let (received, wrong) =
             result.op(format_args!("exchange with {addr}"))?;
         say.say("Receiving all the data the server sends back");
+        if let Some(first) = counters.first_received.get() {
+            let first = pyfmt::py_bytes(first);
+            say.say(format!("  The first data received says {first}"));
+        }
         say.say(format!(
             "  {received} bytes received, {wrong} of them wrong"
         ));
@@ -628,7 +638,9 @@ impl crate::lab::experiment::Experiment for Deadlock {
     type Outcome = Outcome;
 
     fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
-        experiment(k, ctx)
+        // 64 KiB buffers and an 8 ms RTO, unless given; the roles keep the
+        // OS's.
+        experiment(&k.for_default_run(), ctx)
     }
 
     fn role(role: Role, k: &Knobs, ctx: &Ctx) -> anyhow::Result<ExitCode> {

@@ -14,8 +14,8 @@
 //!   sockets; then the data calls tried on the listening socket and on a
 //!   socket never connected (`-- --json` for a report).
 //! - Two terminals: `cargo run --bin listening-socket -- server ""` (it
-//!   tries the data calls on its listening socket, then answers each
-//!   client with the address it sees), then, twice,
+//!   tries the data calls on its listening socket, then serves each client
+//!   with the bytes of `tcp_sixteen.py`), then, twice,
 //!   `cargo run --bin listening-socket -- client 127.0.0.1` (port 1060).
 //!
 //! **Chapter.** `chapters/04-listening-socket.md`.
@@ -30,7 +30,7 @@ use nix::libc;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::experiments::sixteen::{HELLO, recv_all};
+use crate::experiments::sixteen::{FAREWELL, HELLO, recv_all};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
@@ -134,12 +134,24 @@ fn data_calls(sock: &Socket, say: &Narrator) -> DataCalls {
 // ANCHOR_END: data_calls
 
 // ANCHOR: server
+/// What the server answers a client's sixteen octets with.
+#[derive(Debug, Clone, Copy)]
+enum Reply {
+    /// The address its connected socket sees the client at: the default
+    /// run's, whose verdict checks that each client got its own.
+    Address,
+    /// The book's sixteen octets, `Farewell, client`: the manual server's,
+    /// so that the book's client can be its peer.
+    Book,
+}
+
 /// The server's side of one conversation, on the socket `accept()`
 /// returned: names its two ends, reads the client's sixteen octets, and
-/// replies with the address it sees the client at. The caller closes it.
+/// replies. The caller closes it.
 fn server(
     mut sc: &TcpStream,
     from: SocketAddr,
+    reply: Reply,
     say: &Narrator,
 ) -> anyhow::Result<Conversation> {
     let name = names::socket_name(sc)?; // getsockname()
@@ -151,8 +163,11 @@ fn server(
     say.say(format!("  Socket name: {}", py_addr(&name)));
     say.say(format!("  Socket peer: {}", py_addr(&peer)));
     recv_all(&mut sc, HELLO.len()).op(format_args!("recv from {peer}"))?;
-    sc.write_all(reply_to(&peer).as_bytes())
-        .op(format_args!("send to {peer}"))?;
+    let reply = match reply {
+        Reply::Address => reply_to(&peer).into_bytes(),
+        Reply::Book => FAREWELL.to_vec(),
+    };
+    sc.write_all(&reply).op(format_args!("send to {peer}"))?;
     Ok(Conversation {
         accepted_from: from,
         connected_name: name,
@@ -217,9 +232,9 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let listening_socket = data_calls(&listener, &to_server);
     // Both conversations are open at once; the second is served first.
     let (sc1, sc2) = (TcpStream::from(s1), TcpStream::from(s2));
-    let second = server(&sc2, from2, &to_server)?;
+    let second = server(&sc2, from2, Reply::Address, &to_server)?;
     drop(sc2); // close()
-    let first = server(&sc1, from1, &to_server)?;
+    let first = server(&sc1, from1, Reply::Address, &to_server)?;
     drop(sc1); // close()
     let reply1 = farewell(c1, &to_clients)?;
     let reply2 = farewell(c2, &to_clients)?;
@@ -318,10 +333,12 @@ fn errno(e: &Option<Errno>) -> String {
 /// The manual roles.
 #[derive(Debug, clap::Subcommand)]
 pub enum Role {
-    /// Listen, try the data calls on the listening socket, then answer
-    /// each client with the address its connected socket sees.
+    /// Listen, try the data calls on the listening socket, then serve each
+    /// client as `tcp_sixteen.py server` does (its bytes: sixteen octets
+    /// in, `Farewell, client` out), naming each connected socket's ends.
     Server(args::ServerArgs),
-    /// Connect, send sixteen octets, print the server's reply.
+    /// Connect, send sixteen octets, print the server's reply (read until
+    /// the server closes): the bytes of `tcp_sixteen.py client`.
     Client(args::ClientArgs),
 }
 
@@ -354,7 +371,7 @@ impl crate::lab::experiment::Experiment for ListeningSocket {
                 say.say("The listening socket, used as a connected one:");
                 data_calls(&listener, say);
                 server::serve(&listener, &a, ctx, None, |sc, from| {
-                    server(sc, from, say).map(drop)
+                    server(sc, from, Reply::Book, say).map(drop)
                 })
             }
             Role::Client(a) => {

@@ -14,13 +14,13 @@
 //!   message, and the end of the stream in mid-message, on a free loopback
 //!   port (`-- --split N`, `-- --message-bytes N`, `-- --json`).
 //! - Two terminals: `cargo run --bin partial-recv -- server "" --pieces 4
-//!   --gap-ms 200` trickles sixteen octets to each client, then
-//!   `cargo run --bin partial-recv -- client 127.0.0.1` shows every short
-//!   `recv` (port 1060; `-p PORT`).
+//!   --gap-ms 200` trickles sixteen octets to each client (the book's
+//!   client too), then `cargo run --bin partial-recv -- client 127.0.0.1`
+//!   (which sends nothing) shows every short `recv` (port 1060; `-p PORT`).
 //!
 //! **Chapter.** `chapters/02-partial-recv.md`.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Sender};
@@ -290,7 +290,10 @@ pub struct Knobs {
 /// The manual roles.
 #[derive(Debug, clap::Subcommand)]
 pub enum Role {
-    /// Send `Farewell, client` to each client in pieces, with pauses.
+    /// Send `Farewell, client` to each client in pieces, with pauses; then
+    /// read what the client sent, up to its close. It speaks
+    /// `tcp_sixteen.py server`'s bytes, so the book's client can be its
+    /// peer.
     Server {
         /// Interface and port to listen at.
         #[command(flatten)]
@@ -304,7 +307,10 @@ pub enum Role {
               value_parser = clap::value_parser!(u64).range(0..=10_000))]
         gap_ms: u64,
     },
-    /// Read sixteen octets with recvall, showing every recv.
+    /// Read sixteen octets with recvall, showing every recv. Its own
+    /// protocol: it sends nothing (`tcp_sixteen.py client` sends sixteen
+    /// octets first), so pair it with this experiment's server, not the
+    /// book's.
     Client(args::ClientArgs),
 }
 
@@ -344,7 +350,18 @@ impl crate::lab::experiment::Experiment for PartialRecv {
                         std::thread::sleep(gap);
                         Ok(())
                     };
-                    Ok(server(sc, FAREWELL, &cuts, pause).op("send")?)
+                    server(sc, FAREWELL, &cuts, pause).op("send")?;
+                    // Read what the client sent (the book's client: its
+                    // sixteen octets; ours: nothing) up to its close(): a
+                    // socket closed with bytes unread sends a reset.
+                    let mut got = Vec::new();
+                    sc.take(1024)
+                        .read_to_end(&mut got)
+                        .op(format_args!("recv from {peer}"))?;
+                    let got = py_bytes(&got);
+                    ctx.say
+                        .say(format!("  The client sent {got}, then closed"));
+                    Ok(())
                 })
             }
             Role::Client(a) => {

@@ -333,7 +333,9 @@ pub struct Knobs {
 /// The manual roles.
 #[derive(Debug, clap::Subcommand)]
 pub enum Role {
-    /// Accept, read nothing for --hold-ms, then read to the end.
+    /// Accept, read nothing for --hold-ms, then read to the end. Its own
+    /// protocol (any bytes, up to the client's close): pair it with this
+    /// experiment's client.
     Server {
         /// Interface and port to listen at.
         #[command(flatten)]
@@ -343,7 +345,9 @@ pub enum Role {
               value_parser = clap::value_parser!(u64).range(0..=600_000))]
         hold_ms: u64,
     },
-    /// Connect and show send()'s three cases, then sendall().
+    /// Connect and show send()'s three cases, then sendall(). Its own
+    /// protocol (`Hi there, server`, --message-bytes of `x`, then close):
+    /// pair it with this experiment's server.
     Client(args::ClientArgs),
 }
 

@@ -20,7 +20,7 @@
 //! **Chapter.** `chapters/06-reuseaddr.md`.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -133,6 +133,11 @@ fn server(mut sc: &TcpStream, closes: Closes, say: &Narrator) -> Result<()> {
     let peer = names::peer_name(sc)?; // getpeername()
     recv_all(&mut sc, 16).op(format_args!("recv from {peer}"))?;
     sc.write_all(FAREWELL).op(format_args!("send to {peer}"))?;
+    if closes == Closes::Server {
+        // Our FIN goes right after the reply, as the book's close() sends
+        // it, before a client that does not wait can send its own.
+        sc.shutdown(Shutdown::Write).op("shutdown")?;
+    }
     say.say(format!("replied to {}", py_addr(&peer)));
     if closes == Closes::Client {
         end_of_stream(sc, say)?;

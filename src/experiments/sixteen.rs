@@ -110,7 +110,7 @@ fn listen_at(addr: SocketAddr) -> Result<Socket, SocketError> {
 /// The book's server, for one client that `accept()` returned (its address
 /// is `sockname`): names the connected socket's two ends, reads sixteen
 /// octets, replies. The caller closes the socket when this returns.
-fn server(
+pub fn server(
     mut sc: &TcpStream,
     sockname: SocketAddr,
     say: &Narrator,
@@ -138,7 +138,7 @@ fn server(
 // ANCHOR: client
 /// The book's client: `connect()`, send sixteen octets, read sixteen back,
 /// `close()`. Returns the name the kernel gave its socket, and the reply.
-fn client(
+pub fn client(
     server: SocketAddr,
     say: &Narrator,
     timeout: Duration,

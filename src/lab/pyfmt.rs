@@ -20,21 +20,31 @@ pub fn py_addr(addr: &SocketAddr) -> String {
 }
 
 /// Formats bytes the way Python's `repr()` of a `bytes` object does:
-/// `b'Hi there, server'`.
+/// `b'Hi there, server'`. Like Python, it quotes with double quotes when
+/// the bytes hold a single quote and no double quote (`b"it's"`), and
+/// escapes only the quote it chose.
 pub fn py_bytes(data: &[u8]) -> String {
-    let mut out = String::from("b'");
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = format!("b{}", quote as char);
     for &b in data {
         match b {
-            b'\'' => out.push_str("\\'"),
             b'\\' => out.push_str("\\\\"),
             b'\n' => out.push_str("\\n"),
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
+            _ if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
             0x20..=0x7e => out.push(b as char),
             _ => out.push_str(&format!("\\x{b:02x}")),
         }
     }
-    out.push('\'');
+    out.push(quote as char);
     out
 }
 
@@ -49,6 +59,12 @@ mod tests {
             py_addr(&"127.0.0.1:1060".parse().unwrap()),
             "('127.0.0.1', 1060)"
         );
-        assert_eq!(py_bytes(b"it's\n\x00"), "b'it\\'s\\n\\x00'");
+        assert_eq!(py_bytes(b"it's\n\x00"), "b\"it's\\n\\x00\"");
+        // Checked against python3: repr(b"it's 16 bytes!!!"), and bytes
+        // holding both quotes, or only a double one.
+        assert_eq!(py_bytes(b"it's 16 bytes!!!"), r#"b"it's 16 bytes!!!""#);
+        assert_eq!(py_bytes(b"a\"b'c\\"), r#"b'a"b\'c\\'"#);
+        assert_eq!(py_bytes(b"a\"b"), r#"b'a"b'"#);
+        assert_eq!(py_bytes(b"\x7f\x80"), r"b'\x7f\x80'");
     }
 }

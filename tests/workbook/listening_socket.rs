@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use tcp_workbook::experiments::listening_socket::{DataCalls, Observed};
-use tcp_workbook::experiments::sixteen::HELLO;
+use tcp_workbook::experiments::sixteen::{FAREWELL, HELLO};
 use tcp_workbook::lab::report::Errno;
 
 use crate::{Background, cmd, port_in, report};
@@ -59,9 +59,9 @@ fn listening_socket_only_accepts_and_each_client_gets_its_own_socket() {
     assert_eq!(o.never_connected.getsockname, Some(unbound));
 }
 
-/// The manual server reports the errnos of its listening socket, and
-/// answers the manual client (another process) with the client's own
-/// socket name.
+/// The manual server reports the errnos of its listening socket, names
+/// the connected socket's peer, the manual client's own socket name (the
+/// client is another process), and answers with the book's sixteen octets.
 #[test]
 fn manual_server_names_each_client_it_answers() {
     let (mut server, port) = Background::server("listening-socket");
@@ -73,30 +73,31 @@ fn manual_server_names_each_client_it_answers() {
     let said = String::from_utf8_lossy(&out.stdout);
     let mut lines = said.lines();
     let me = port_in(lines.next().unwrap());
-    assert_eq!(
-        lines.next().unwrap(),
-        format!("The server said b'You are 127.0.0.1:{me}'")
-    );
+    assert_eq!(lines.next().unwrap(), "The server said b'Farewell, client'");
     assert_eq!(server.wait_code(), 0);
     let server_said: Vec<String> =
         std::iter::from_fn(|| Some(server.next_line()))
-            .take(6)
+            .take(9)
             .collect();
     assert_eq!(server_said[1], "  send():        EPIPE (errno 32)");
     assert_eq!(server_said[3], "  recv():        ENOTCONN (errno 107)");
+    assert_eq!(
+        server_said[8],
+        format!("  Socket peer: ('127.0.0.1', {me})")
+    );
 }
 
-/// The server's protocol, seen from a raw socket: sixteen octets in, the
-/// client's address as the server sees it back, then end of stream.
+/// The manual server's protocol, seen from a raw socket: the book's, sixteen
+/// octets in, sixteen out, then end of stream.
 #[test]
-fn server_replies_to_a_raw_client_with_its_address() {
+fn manual_server_speaks_the_books_sixteen_octets() {
     let (_server, port) = Background::server("listening-socket");
     let mut s =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s.set_write_timeout(Some(T)).unwrap();
     s.write_all(HELLO).unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    assert_eq!(reply, format!("You are {}", s.local_addr().unwrap()));
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, FAREWELL);
 }

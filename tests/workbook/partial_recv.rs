@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use tcp_workbook::experiments::partial_recv::Observed;
-use tcp_workbook::experiments::sixteen::FAREWELL;
+use tcp_workbook::experiments::sixteen::{FAREWELL, HELLO};
 use tcp_workbook::lab::report::Report;
 
 use crate::{Background, client_against_raw_server, cmd, port_in, report};
@@ -166,9 +166,10 @@ fn manual_client_reassembles_what_the_server_trickles() {
 }
 
 /// The manual server speaks plain bytes: a raw socket reads exactly the
-/// sixteen octets, then the end of the stream.
+/// sixteen octets; the server then reads what the client sent, up to its
+/// half-close, and closes: the end of the stream, not a reset.
 #[test]
-fn manual_server_sends_sixteen_octets_then_closes() {
+fn manual_server_sends_sixteen_octets_reads_then_closes() {
     let mut server = Background::start(
         "partial-recv",
         &[
@@ -179,10 +180,20 @@ fn manual_server_sends_sixteen_octets_then_closes() {
     let mut s =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), T).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    assert_eq!(got, FAREWELL);
+    let mut got = [0; 16];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, FAREWELL);
+    s.write_all(HELLO).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap(); // a reset would fail here
+    assert!(rest.is_empty(), "{rest:?}");
     assert_eq!(server.wait_code(), 0);
+    assert!(server.next_line().contains("in 16 pieces, 0 ms apart"));
+    assert_eq!(
+        server.next_line(),
+        "  The client sent b'Hi there, server', then closed"
+    );
 }
 
 /// A server that sends 5 bytes and closes makes the manual client fail

@@ -92,37 +92,58 @@ fn finish(mut server: PyServer) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Every server of ours that speaks `tcp_sixteen.py`'s protocol.
+const SIXTEEN_SERVERS: [&str; 5] = [
+    "sixteen",
+    "reuseaddr",
+    "partial-recv",
+    "listening-socket",
+    "bind-interface",
+];
+
+/// Every client of ours that speaks `tcp_sixteen.py`'s protocol.
+const SIXTEEN_CLIENTS: [&str; 4] =
+    ["sixteen", "reuseaddr", "listening-socket", "bind-interface"];
+
 /// The book's sixteen-octet client, in Python, against every server of
-/// ours that speaks `tcp_sixteen.py`'s protocol.
+/// ours that speaks `tcp_sixteen.py`'s protocol: the reply arrives whole,
+/// and the server ends the connection cleanly, never with a reset (which a
+/// server that closes with the client's octets unread would send).
 #[test]
 fn python_sixteen_client_against_our_servers() {
     let Some(py) = python() else { return };
-    for name in ["sixteen", "reuseaddr", "partial-recv"] {
+    for name in SIXTEEN_SERVERS {
         let (mut server, port) = Background::server(name);
         let out =
             output_within(peer(&py, &["sixteen-client", &port.to_string()]));
         assert!(out.status.success(), "{name}: {out:?}");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            "client got b'Farewell, client'\n",
+            "client got b'Farewell, client', then end of stream\n",
             "{name}"
         );
-        assert_eq!(server.wait_code(), 0, "{name}");
+        assert_eq!(server.wait_code(), 0, "{name}: {}", server.stderr());
     }
 }
 
 /// Every client of ours that speaks `tcp_sixteen.py`'s protocol, against
-/// the book's server, in Python.
+/// the book's server, in Python: it sends the sixteen octets and prints
+/// the reply.
 #[test]
 fn our_sixteen_clients_against_a_python_server() {
     let Some(py) = python() else { return };
-    for name in ["sixteen", "reuseaddr", "listening-socket"] {
+    for name in SIXTEEN_CLIENTS {
         let (server, port) = python_server(&py, "sixteen-server");
         let ours = cmd(name)
             .args(["client", "127.0.0.1", "-p", &port.to_string()])
             .output()
             .unwrap();
         assert_eq!(ours.status.code(), Some(0), "{name}: {ours:?}");
+        assert!(
+            String::from_utf8_lossy(&ours.stdout)
+                .contains("b'Farewell, client'\n"),
+            "{name}: {ours:?}"
+        );
         let theirs = finish(server);
         assert!(theirs.status.success(), "{name}: {theirs:?}");
         assert_eq!(
@@ -133,42 +154,60 @@ fn our_sixteen_clients_against_a_python_server() {
     }
 }
 
-/// The book's deadlock client, in Python, with a byte count small enough
-/// not to deadlock, against our server: every byte comes back upper-cased.
+/// The byte counts the deadlock tests send: none (the book's client takes
+/// 0), a few, and 6,000,000, which the book's two scripts exchange without
+/// a stall on Linux's default buffers, and so must our roles, which keep
+/// the OS's defaults as the scripts do.
+const DEADLOCK_BYTES: [&str; 3] = ["0", "1600", "6000000"];
+
+/// The book's deadlock client, in Python, against our server: every byte
+/// comes back upper-cased, 6,000,000 of them included.
 #[test]
 fn python_deadlock_client_against_our_server() {
     let Some(py) = python() else { return };
-    let (mut server, port) = Background::server("deadlock");
-    let out = output_within(peer(
-        &py,
-        &["deadlock-client", &port.to_string(), "1600"],
-    ));
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "client received 1600 bytes\n"
-    );
-    assert_eq!(server.wait_code(), 0);
+    for bytes in DEADLOCK_BYTES {
+        let (mut server, port) = Background::server("deadlock");
+        let out = output_within(peer(
+            &py,
+            &["deadlock-client", &port.to_string(), bytes],
+        ));
+        assert!(out.status.success(), "{bytes}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("client received {bytes} bytes\n")
+        );
+        assert_eq!(server.wait_code(), 0, "{bytes}: {}", server.stderr());
+    }
 }
 
-/// Our deadlock client against the book's server, in Python.
+/// Our deadlock client against the book's server, in Python: every byte
+/// comes back, 6,000,000 of them included, with no stall, and the client
+/// prints the book's line about the first data it received.
 #[test]
 fn our_deadlock_client_against_a_python_server() {
     let Some(py) = python() else { return };
-    let (server, port) = python_server(&py, "deadlock-server");
-    let ours = cmd("deadlock")
-        .args(["client", "127.0.0.1", "1600", "-p", &port.to_string()])
-        .output()
-        .unwrap();
-    assert_eq!(ours.status.code(), Some(0), "{ours:?}");
-    assert!(
-        String::from_utf8_lossy(&ours.stdout)
-            .contains("1600 bytes received, 0 of them wrong"),
-        "{ours:?}"
-    );
-    let theirs = finish(server);
-    assert_eq!(
-        String::from_utf8_lossy(&theirs.stdout),
-        "server processed 1600 bytes\n"
-    );
+    for bytes in DEADLOCK_BYTES {
+        let (server, port) = python_server(&py, "deadlock-server");
+        let ours = cmd("deadlock")
+            .args(["client", "127.0.0.1", bytes, "-p", &port.to_string()])
+            .output()
+            .unwrap();
+        assert_eq!(ours.status.code(), Some(0), "{bytes}: {ours:?}");
+        let said = String::from_utf8_lossy(&ours.stdout);
+        assert!(
+            said.contains(&format!("{bytes} bytes received, 0 of them wrong")),
+            "{bytes}: {ours:?}"
+        );
+        let first = match bytes {
+            "0" => "  The first data received says b''\n",
+            _ => "  The first data received says b'CAPITALIZE",
+        };
+        assert!(said.contains(first), "{bytes}: {ours:?}");
+        let theirs = finish(server);
+        assert!(theirs.status.success(), "{bytes}: {theirs:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&theirs.stdout),
+            format!("server processed {bytes} bytes\n")
+        );
+    }
 }

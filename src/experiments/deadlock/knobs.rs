@@ -17,17 +17,21 @@ pub struct Knobs {
     #[arg(long, global = true, value_name = "N", default_value = "16", value_parser = parse_chunk)]
     pub(super) chunk: usize,
     /// SO_SNDBUF for both sides, set before connect/listen: a size, or
-    /// auto to leave the kernel's autotuning.
-    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = args::parse_buffer_size)]
-    pub(super) sndbuf: BufferSize,
-    /// SO_RCVBUF for both sides, set before connect/listen: a size, or auto.
-    #[arg(long, global = true, value_name = "SIZE|auto", default_value = "64KiB", value_parser = args::parse_buffer_size)]
-    pub(super) rcvbuf: BufferSize,
+    /// auto to leave the kernel's autotuning. Default: 64KiB in the
+    /// default run; auto in the server and client roles, as the book's
+    /// script leaves it.
+    #[arg(long, global = true, value_name = "SIZE|auto", value_parser = args::parse_buffer_size)]
+    pub(super) sndbuf: Option<BufferSize>,
+    /// SO_RCVBUF for both sides, set before connect/listen: a size, or
+    /// auto. Default: 64KiB in the default run; auto in the roles.
+    #[arg(long, global = true, value_name = "SIZE|auto", value_parser = args::parse_buffer_size)]
+    pub(super) rcvbuf: Option<BufferSize>,
     /// TCP_RTO_MIN_US for both sides, in ms: how soon a segment the full
-    /// receiver dropped is sent again (our choice: 8; Linux's default:
-    /// 200); 0 leaves the kernel's. Skipped where the kernel refuses it.
-    #[arg(long, global = true, value_name = "MS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=200))]
-    pub(super) rto_min_ms: u32,
+    /// receiver dropped is sent again; 0 leaves the kernel's (Linux: 200).
+    /// Default: 8 in the default run (our choice); 0 in the roles, as the
+    /// book's script leaves it. Skipped where the kernel refuses it.
+    #[arg(long, global = true, value_name = "MS", value_parser = clap::value_parser!(u32).range(0..=200))]
+    pub(super) rto_min_ms: Option<u32>,
     /// Declare a deadlock after this many ms without any byte moving.
     #[arg(long, global = true, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub(super) stall_ms: u64,
@@ -52,10 +56,37 @@ pub struct Knobs {
     pub(super) plot: Option<std::path::PathBuf>,
 }
 
-/// `--bytes` and the client's BYTECOUNT: at most 1 TiB, rounded up to a
+/// The default run's buffers where `--sndbuf`/`--rcvbuf` are not given:
+/// small, so the deadlock comes after a few hundred KiB.
+const RUN_BUFFER: BufferSize = BufferSize::Bytes(64 * 1024);
+/// The default run's `TCP_RTO_MIN_US` where `--rto-min-ms` is not given.
+const RUN_RTO_MIN_MS: u32 = 8;
+
+impl Knobs {
+    /// These knobs with the default run's choices (64 KiB buffers, an 8 ms
+    /// minimum RTO) for the socket options not given. The manual roles
+    /// take the knobs as given: an option not given is left to the OS, as
+    /// the book's scripts leave it.
+    pub(super) fn for_default_run(&self) -> Knobs {
+        Knobs {
+            sndbuf: self.sndbuf.or(Some(RUN_BUFFER)),
+            rcvbuf: self.rcvbuf.or(Some(RUN_BUFFER)),
+            rto_min_ms: self.rto_min_ms.or(Some(RUN_RTO_MIN_MS)),
+            ..self.clone()
+        }
+    }
+}
+
+/// `--bytes`: 1 byte to 1 TiB, rounded up to a
 /// multiple of 16, as the book's client sends whole 16-byte messages.
 pub(super) fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(args::parse_byte_count(s, 1, 1 << 40)?.div_ceil(16) * 16)
+}
+
+/// The client role's BYTECOUNT: like `--bytes`, but 0 too, as the
+/// book's client takes it (it then sends nothing and half-closes).
+pub(super) fn parse_bytecount(s: &str) -> Result<u64, String> {
+    Ok(args::parse_byte_count(s, 0, 1 << 40)?.div_ceil(16) * 16)
 }
 
 /// `--chunk`: from 1 byte to 16 MiB per sendall().

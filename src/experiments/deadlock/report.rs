@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
@@ -227,13 +228,16 @@ fn narrate_end(say: &Narrator, case: &Case) {
     );
 }
 
-/// Byte counters, each bumped right after the call it counts returns.
+/// Byte counters, each bumped right after the call it counts returns;
+/// and what the client's first `recv()` returned, which the book's client
+/// prints.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
     pub client: Sender,
     pub client_received: AtomicU64,
     pub server_read: AtomicU64,
     pub server: Sender,
+    pub first_received: OnceLock<Vec<u8>>,
 }
 
 /// One side's `sendall()`: what its kernel accepted, what it still holds,
