@@ -483,3 +483,125 @@ fn experiment_files_are_mostly_the_books_calls() {
     }
     eprintln!("{}", report.join("\n"));
 }
+
+/// The line each place that names an experiment must hold, word for word
+/// as the registry has it: `(where, expected first line or line)`.
+fn fact_lines(e: &tcp_workbook::lab::run::Entry) -> [(String, String); 3] {
+    let (id, name, title) = (e.id(), e.name, e.title);
+    let module = name.replace('-', "_");
+    [
+        (
+            format!("chapters/{}", e.chapter_file()),
+            format!("# {id} {name}: {title}"),
+        ),
+        (
+            "chapters/SUMMARY.md".to_owned(),
+            format!("- [{id} {name}: {title}]({})", e.chapter_file()),
+        ),
+        (
+            format!("src/experiments/{module}.rs"),
+            format!("//! # {id} `{name}`: {title}"),
+        ),
+    ]
+}
+
+/// Each experiment's number, name and title are written once, in the
+/// registry, and the chapter's h1, its SUMMARY line and the experiment's
+/// `//!` head say them word for word (as rustlings holds its exercises to
+/// `info.toml`). A title is plain text: no Markdown.
+#[test]
+fn chapter_summary_and_head_say_the_registry_title() {
+    let mut problems = vec![];
+    for e in EXPERIMENTS {
+        if e.title.contains(['`', '*', '_', '|', '[', ']']) {
+            problems.push(format!(
+                "src/workbook/registry.rs: the title of {} is Markdown; \
+                 write it as plain text: {:?}",
+                e.name, e.title
+            ));
+        }
+        for (i, (file, expected)) in fact_lines(e).into_iter().enumerate() {
+            let text =
+                fs::read_to_string(root().join(&file)).unwrap_or_default();
+            // The SUMMARY lists every chapter: find this one's line by its
+            // link. The others start with the line.
+            let found = if i == 1 {
+                let link = format!("({})", e.chapter_file());
+                text.lines().find(|l| l.trim_end().ends_with(&link))
+            } else {
+                text.lines().next()
+            };
+            let found = found.unwrap_or("(nothing)").trim_end();
+            if found != expected {
+                problems.push(format!(
+                    "{file}: says\n    {found}\n  the registry's title wants\n    {expected}"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the title in src/workbook/registry.rs is the one wording; \
+         make these agree with it:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Markdown's special characters in `text`, escaped for a table cell.
+fn md_cell(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The experiments table of the book's introduction, from the registry.
+fn experiments_table() -> String {
+    let mut table = String::from(
+        "<!-- Generated from src/workbook/registry.rs by `cargo test`; \
+         do not edit. -->\n\n\
+         | No. | binary | title | passage |\n|---|---|---|---|\n",
+    );
+    for e in EXPERIMENTS {
+        table.push_str(&format!(
+            "| [{}]({}) | `{}` | {} | {} |\n",
+            e.id(),
+            e.chapter_file(),
+            e.name,
+            md_cell(e.title),
+            md_cell(e.passage)
+        ));
+    }
+    table
+}
+
+/// The introduction's table of experiments is generated from the registry
+/// (`chapters/generated/experiments.md`, which the introduction includes),
+/// not typed a second time. After a change to the registry, regenerate it
+/// with `SNAPSHOTS=overwrite cargo test --test workbook book`.
+#[test]
+fn introduction_table_is_the_registry() {
+    let path = root().join("chapters/generated/experiments.md");
+    let table = experiments_table();
+    if std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite") {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, &table).unwrap();
+    }
+    let committed = fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == table,
+        "{} is not the registry's table; regenerate it with \
+         `SNAPSHOTS=overwrite cargo test --test workbook book`",
+        path.display()
+    );
+    let intro =
+        fs::read_to_string(root().join("chapters/introduction.md")).unwrap();
+    assert!(
+        intro.contains("{{#include generated/experiments.md}}"),
+        "chapters/introduction.md does not include generated/experiments.md"
+    );
+}
