@@ -54,7 +54,8 @@ pub struct Facts {
     pub number: u8,
     /// The binary's name, as in `cargo run --bin NAME`.
     pub name: &'static str,
-    /// A short title for tables and the book.
+    /// A short title, in plain text; the chapter's h1, its SUMMARY line,
+    /// the experiment's `//!` head and the tables say it word for word.
     pub title: &'static str,
     /// The source passage: book, edition, chapter, listing or page.
     pub passage: &'static str,
@@ -73,7 +74,7 @@ pub struct Entry {
     /// The binary's name, as in `cargo run --bin NAME`; also its chapter's
     /// file name, `chapters/NN-NAME.md`.
     pub name: &'static str,
-    /// A short title for tables and the book.
+    /// A short title, in plain text (see [`Facts::title`]).
     pub title: &'static str,
     /// The source passage: book, edition, chapter, listing or page.
     pub passage: &'static str,
@@ -87,6 +88,9 @@ pub struct Entry {
     pub main: fn(&'static Entry, Vec<OsString>) -> ExitCode,
     /// The JSON Schema of its report: [`schema::<E>`](schema).
     pub schema: fn() -> serde_json::Value,
+    /// Its command line, [`command::<E>`](command), which [`main`] parses
+    /// (tests walk it): `(entry.command)(entry)`.
+    pub command: fn(&Entry) -> clap::Command,
 }
 
 impl std::fmt::Debug for Entry {
@@ -126,6 +130,7 @@ impl Entry {
             deadline_ms,
             main: main::<E>,
             schema: schema::<E>,
+            command: command::<E>,
         }
     }
 
@@ -288,6 +293,17 @@ pub fn usage_error(e: clap::Error, program: &str) -> ! {
     std::process::exit(i32::from(EXIT_USAGE))
 }
 
+/// Experiment `E`'s command line, named and described by its `entry`:
+/// what [`main`] parses, and [`Entry::command`] points to.
+pub fn command<E: Experiment>(entry: &Entry) -> clap::Command {
+    let about = format!("{}: {} ({})", entry.id(), entry.title, entry.passage);
+    Cli::<E::Knobs, E::Role>::command()
+        .name(entry.name)
+        .bin_name(entry.name)
+        .max_term_width(80)
+        .about(about)
+}
+
 /// The generic entry point: parses `argv` (`argv[0]` is the program name),
 /// then runs the default run or the role asked for, and returns the exit
 /// status: 0 as the book predicts, 1 otherwise, 2 for a usage or
@@ -297,17 +313,7 @@ pub fn main<E: Experiment>(
     entry: &'static Entry,
     argv: Vec<OsString>,
 ) -> ExitCode {
-    let command = Cli::<E::Knobs, E::Role>::command()
-        .name(entry.name)
-        .bin_name(entry.name)
-        .max_term_width(80)
-        .about(format!(
-            "{}: {} ({})",
-            entry.id(),
-            entry.title,
-            entry.passage
-        ));
-    let cli = command
+    let cli = command::<E>(entry)
         .try_get_matches_from(argv)
         .and_then(|m| Cli::<E::Knobs, E::Role>::from_arg_matches(&m))
         .unwrap_or_else(|e| usage_error(e, entry.name));

@@ -194,8 +194,9 @@ pub fn json_report(stdout: &[u8]) -> serde_json::Value {
 }
 
 /// Runs `name args...` and checks it is a usage error: exit status 2,
-/// one line on stderr starting `error: `, no panic or backtrace.
-pub fn assert_usage_error(name: &str, args: &[&str]) {
+/// one line on stderr starting `error: `, no panic or backtrace. Returns
+/// that line.
+pub fn assert_usage_error(name: &str, args: &[&str]) -> String {
     let out = cmd(name).args(args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {out:?}");
@@ -205,6 +206,7 @@ pub fn assert_usage_error(name: &str, args: &[&str]) {
     );
     assert_eq!(err.lines().count(), 1, "{name} {args:?}: one line: {err}");
     assert!(err.starts_with("error: "), "{name} {args:?}: {err}");
+    err.into_owned()
 }
 
 /// True if `pid` exists and is not a zombie.
