@@ -1,29 +1,25 @@
 //! The workbook's integration tests: one crate (one link), a module per
-//! experiment, plus the runner and the book's checks.
+//! experiment (in `experiments/`), plus the runner and the book's checks.
 //!
 //! Every process a test starts has a deadline, and every socket a test opens
 //! is bound to port 0 on loopback, so tests run in parallel and never hang.
 
-mod backlog;
 mod bad_input;
-mod bind_interface;
-mod bind_port;
 mod book;
-mod deadlock;
 mod interrupts;
 mod layout;
-mod listening_socket;
 mod outcomes;
-mod partial_recv;
-mod partial_send;
 mod python_peers;
-mod refused;
-mod reuseaddr;
 mod robust;
 mod runner;
 mod schema;
-mod sixteen;
 mod workflows;
+
+/// A module per experiment, `experiments/NAME.rs`, each declared by being
+/// there.
+mod experiments {
+    automod::dir!("tests/workbook/experiments");
+}
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
