@@ -67,6 +67,8 @@
 //! the last two):
 //!
 //! ```console
+//! cargo fmt --all    # does not reach the files automod declares (1, 6):
+//! rustfmt --edition 2024 src/experiments/*.rs tests/workbook/experiments/*.rs
 //! SNAPSHOTS=overwrite cargo test --test workbook -- schema book
 //! cargo test    # every check, among them that the title is the same in 1, 3, 4 and 5
 //! ```
