@@ -60,11 +60,12 @@
 //! 6. `tests/workbook/experiments/module.rs`: its tests (declared by being
 //!    there, as the experiments are).
 //!
-//! Three more are generated, and committed with them:
+//! The rest is generated, and committed with them:
 //! `schema/NN-name.schema.json`, `chapters/transcripts/NN-name.console`
-//! (its default run) and the introduction's table,
-//! `chapters/generated/experiments.md` (the `book` module's tests write
-//! the last two):
+//! (its default run), the introduction's table
+//! (`chapters/generated/experiments.md`) and the runner's table's new row
+//! (`chapters/transcripts/workbook.console`); the `book` module's tests
+//! write all but the schema:
 //!
 //! ```console
 //! cargo fmt --all    # does not reach the files automod declares (1, 6):

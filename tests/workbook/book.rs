@@ -29,6 +29,7 @@ fn chapters() -> Vec<PathBuf> {
 /// anchor, and line numbers drift silently).
 #[test]
 fn includes_name_existing_files_and_anchors() {
+    first_transcripts();
     let include =
         Regex::new(r"\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
             .unwrap();
@@ -349,6 +350,22 @@ fn mask(text: &str) -> String {
         .into_owned()
 }
 
+/// With `SNAPSHOTS=overwrite`, starts the transcript of every experiment
+/// that has none (`NN-name.console`: the command of its default run, which
+/// the transcripts test then fills in); returns whether it is set.
+fn first_transcripts() -> bool {
+    let overwrite = std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite");
+    let dir = root().join("chapters/transcripts");
+    for e in EXPERIMENTS.iter().filter(|_| overwrite) {
+        let path = dir.join(format!("{}-{}.console", e.id(), e.name));
+        if !path.exists() {
+            fs::write(&path, format!("$ cargo run --bin {}\n", e.name))
+                .unwrap();
+        }
+    }
+    overwrite
+}
+
 /// Every transcript in `chapters/transcripts/` is what its command prints
 /// now (stdout, with what varies masked), and the command exits 0. The files
 /// keep a real run's numbers for the reader. With `SNAPSHOTS=overwrite`, a
@@ -358,14 +375,7 @@ fn mask(text: &str) -> String {
 #[test]
 fn transcripts_match_what_the_binaries_print() {
     let dir = root().join("chapters/transcripts");
-    let overwrite = std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite");
-    for e in EXPERIMENTS.iter().filter(|_| overwrite) {
-        let path = dir.join(format!("{}-{}.console", e.id(), e.name));
-        if !path.exists() {
-            fs::write(&path, format!("$ cargo run --bin {}\n", e.name))
-                .unwrap();
-        }
-    }
+    let overwrite = first_transcripts();
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
