@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use crate::experiments::{
     backlog, bind_interface, bind_port, deadlock, listening_socket,
-    loopback_connect, partial_recv, partial_send, refused, reuseaddr, sixteen,
+    partial_recv, partial_send, refused, reuseaddr, sixteen,
 };
 use crate::lab::run::{Entry, Facts};
 
@@ -127,17 +127,6 @@ pub static EXPERIMENTS: &[Entry] = &[
             deadline_ms: 60_000,
         },
         &deadlock::Outcome::Deadlock,
-    ),
-    Entry::new::<loopback_connect::LoopbackConnect>(
-        Facts {
-            number: 11,
-            name: "loopback-connect",
-            title: "connect() to a listener on loopback",
-            passage: "FOPNP 3rd ed., ch. 3, p. 45",
-            predicts: "connect() returns a connected socket before accept()",
-            deadline_ms: 15_000,
-        },
-        &loopback_connect::Outcome::Connected,
     ),
 ];
 
