@@ -35,6 +35,48 @@
 //! The one numbered list of experiments ([`workbook::registry`]) and the
 //! `workbook` command that runs them ([`workbook::runner`]).
 //! `src/bin/NAME.rs` only calls [`workbook::registry::main`].
+//!
+//! ## Adding an experiment
+//! Experiment `NN` is called `name` (its binary's name; its module,
+//! `module`, is the same with `_` for `-`) and has a title in plain text.
+//! Six files, and no other, are written by hand:
+//!
+//! 1. `src/experiments/module.rs`: its first line is
+//!    ``//! # NN `name`: TITLE``; a type that implements
+//!    [`lab::experiment::Experiment`], its calls between the anchors its
+//!    chapter includes. Being in the directory declares the module
+//!    (`automod::dir!` in `src/experiments/mod.rs`).
+//! 2. `src/bin/name.rs`: `main` calls
+//!    [`workbook::registry::main("name")`](workbook::registry::main).
+//! 3. `src/workbook/registry.rs`: one
+//!    `Entry::new::<Type>(Facts { number, name, title, passage, predicts,
+//!    deadline_ms }, &Outcome::Predicted)` in number order, the one place
+//!    its number, name, title and passage are written (and its module in
+//!    the `use` line).
+//! 4. `chapters/NN-name.md`: its h1 is `# NN name: TITLE`; it includes the
+//!    code by anchor and `transcripts/NN-name.console`, and says
+//!    `cargo run --bin name`.
+//! 5. `chapters/SUMMARY.md`: the line `- [NN name: TITLE](NN-name.md)`.
+//! 6. `tests/workbook/experiments/module.rs`: its tests (declared by being
+//!    there, as the experiments are).
+//!
+//! The rest is generated, and committed with them:
+//! `schema/NN-name.schema.json`, `chapters/transcripts/NN-name.console`
+//! (its default run), the introduction's table
+//! (`chapters/generated/experiments.md`) and the runner's table's new row
+//! (`chapters/transcripts/workbook.console`); the `book` module's tests
+//! write all but the schema:
+//!
+//! ```console
+//! cargo fmt --all    # does not reach the files automod declares (1, 6):
+//! rustfmt --edition 2024 src/experiments/*.rs tests/workbook/experiments/*.rs
+//! SNAPSHOTS=overwrite cargo test --test workbook -- schema book
+//! cargo test    # every check, among them that the title is the same in 1, 3, 4 and 5
+//! ```
+//!
+//! `cargo test` fails, saying what to write, where one of them is missing
+//! or disagrees with the registry; its bad-input cases come from the
+//! experiment's command line, so its knobs and roles need none by hand.
 
 #![warn(missing_docs)]
 

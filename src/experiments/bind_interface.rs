@@ -1,4 +1,4 @@
-//! # 07 `bind-interface`: who can reach a server bound to 127.0.0.1, or ""
+//! # 07 `bind-interface`: binding 127.0.0.1 vs ""
 //!
 //! **Question.** Which clients can connect to a server, depending on the
 //! address its listening socket is bound to: 127.0.0.1, or "" (0.0.0.0,

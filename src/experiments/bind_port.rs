@@ -1,4 +1,4 @@
-//! # 05 `bind-port`: what `bind()` claims
+//! # 05 `bind-port`: what bind() claims
 //!
 //! **Question.** What does `bind()` claim: a port, or an address and a
 //! port? Which port does port 0 get, and who may bind below 1024?

@@ -623,7 +623,7 @@ fn manual_client(
     say.say(
         "  The fix: read while writing (cargo run --bin deadlock -- --fixed).",
     );
-    Ok(ExitCode::from(crate::lab::run::EXIT_MISMATCH))
+    Ok(ExitCode::from(crate::lab::cli::EXIT_MISMATCH))
 }
 // ANCHOR_END: manual_client
 

@@ -301,7 +301,7 @@ impl crate::lab::experiment::Experiment for Refused {
         let (result, took) = client(to, ctx.timeout)?;
         match explain(&ctx.say, to, &result, took, ctx.timeout) {
             "refused" => Ok(ExitCode::SUCCESS), // as the book predicts
-            _ => Ok(ExitCode::from(crate::lab::run::EXIT_MISMATCH)),
+            _ => Ok(ExitCode::from(crate::lab::cli::EXIT_MISMATCH)),
         }
     }
     // ANCHOR_END: roles

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 /// it is dropped, in ms: `--timeout-ms`, set by [`set_stdout_deadline`].
 static STDOUT_DEADLINE_MS: AtomicU64 = AtomicU64::new(10_000);
 
-/// Sets how long [`line`] waits for room on stdout before it drops lines
+/// Sets how long [`line()`] waits for room on stdout before it drops lines
 /// (the experiments pass their `--timeout-ms`).
 pub fn set_stdout_deadline(deadline: std::time::Duration) {
     STDOUT_DEADLINE_MS.store(deadline.as_millis() as u64, Relaxed);

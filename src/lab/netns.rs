@@ -292,7 +292,7 @@ pub fn helper_if_asked() -> Option<ExitCode> {
                 "{HELPER_ARG} is started by the workbook itself, not by \
                  hand; hint: run `{name}` without it"
             ));
-            Some(ExitCode::from(crate::lab::run::EXIT_USAGE))
+            Some(ExitCode::from(crate::lab::cli::EXIT_USAGE))
         }
     }
 }

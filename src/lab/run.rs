@@ -19,20 +19,13 @@ use clap::{CommandFactory, FromArgMatches};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::lab::cli::{
+    Cli, EXIT_MATCHED, EXIT_MISMATCH, EXIT_USAGE, help_width, usage_error,
+};
 use crate::lab::error::SocketError;
 use crate::lab::experiment::{Ctx, Experiment, Outcome, Verdict};
 use crate::lab::narrate::{self, Narrator};
 use crate::lab::report::{Errno, ErrorInfo, Failure, Observation, Report};
-
-/// Exit status when the observed outcome is the one the book predicts.
-pub const EXIT_MATCHED: u8 = 0;
-/// Exit status when the kernel did something other than the book predicts.
-pub const EXIT_MISMATCH: u8 = 1;
-/// Exit status for a usage or environment error (clap uses 2 as well).
-pub const EXIT_USAGE: u8 = 2;
-
-/// The default of `--timeout-ms`, in ms.
-pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 /// An outcome whose type is forgotten, so that entries of different
 /// experiments fit in one list: all the registry needs is its token.
@@ -54,7 +47,8 @@ pub struct Facts {
     pub number: u8,
     /// The binary's name, as in `cargo run --bin NAME`.
     pub name: &'static str,
-    /// A short title for tables and the book.
+    /// A short title, in plain text; the chapter's h1, its SUMMARY line,
+    /// the experiment's `//!` head and the tables say it word for word.
     pub title: &'static str,
     /// The source passage: book, edition, chapter, listing or page.
     pub passage: &'static str,
@@ -73,7 +67,7 @@ pub struct Entry {
     /// The binary's name, as in `cargo run --bin NAME`; also its chapter's
     /// file name, `chapters/NN-NAME.md`.
     pub name: &'static str,
-    /// A short title for tables and the book.
+    /// A short title, in plain text (see [`Facts::title`]).
     pub title: &'static str,
     /// The source passage: book, edition, chapter, listing or page.
     pub passage: &'static str,
@@ -87,6 +81,9 @@ pub struct Entry {
     pub main: fn(&'static Entry, Vec<OsString>) -> ExitCode,
     /// The JSON Schema of its report: [`schema::<E>`](schema).
     pub schema: fn() -> serde_json::Value,
+    /// Its command line, [`command::<E>`](command), which [`main`] parses
+    /// (tests walk it): `(entry.command)(entry)`.
+    pub command: fn(&Entry) -> clap::Command,
 }
 
 impl std::fmt::Debug for Entry {
@@ -126,6 +123,7 @@ impl Entry {
             deadline_ms,
             main: main::<E>,
             schema: schema::<E>,
+            command: command::<E>,
         }
     }
 
@@ -212,23 +210,6 @@ impl Entry {
     }
 }
 
-/// The flags every experiment takes.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Common {
-    /// Print one JSON report instead of the narration (default run only).
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Deadline for every blocking connect, accept, send and recv, in ms.
-    #[arg(
-        long,
-        global = true,
-        value_name = "MS",
-        default_value_t = DEFAULT_TIMEOUT_MS,
-        value_parser = clap::value_parser!(u64).range(1..=3_600_000)
-    )]
-    pub timeout_ms: u64,
-}
-
 /// A report's measurements: the experiment's own, or, for an experiment
 /// that could not run (`observed` is `"error"` or `"timeout"`), the error.
 #[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -254,53 +235,14 @@ pub fn schema<E: Experiment>() -> Value {
     serde_json::to_value(schema).expect("a schema serializes")
 }
 
-#[derive(Debug, clap::Parser)]
-struct Cli<K: clap::Args, R: clap::Subcommand> {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    knobs: K,
-    #[command(subcommand)]
-    role: Option<R>,
-}
-
-/// The narrowest help text worth wrapping to, in columns: below it (a
-/// `COLUMNS` of 0 or 5) clap would put one word on each line.
-pub const MIN_HELP_WIDTH: usize = 40;
-
-/// Sets `command`'s help width: the terminal's, at most 80 columns, and 80
-/// where `COLUMNS` asks for less than [`MIN_HELP_WIDTH`].
-pub fn help_width(command: clap::Command) -> clap::Command {
-    let columns: Option<usize> =
-        std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
-    match columns {
-        Some(n) if n < MIN_HELP_WIDTH => command.term_width(80),
-        _ => command.max_term_width(80),
-    }
-}
-
-/// Ends the program after a command-line parse error: help and version go
-/// out as clap prints them (exit 0); a usage error becomes one line on
-/// stderr, clap's own first line with a hint, and exit status 2.
-pub fn usage_error(e: clap::Error, program: &str) -> ! {
-    use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        e.exit()
-    }
-    let text = e.render().to_string();
-    // clap's first paragraph, on one line: "error: ... <HOST>".
-    let lines: Vec<&str> =
-        text.lines().take_while(|l| !l.trim().is_empty()).collect();
-    let first = lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
-    // clap's line already starts with "error: ".
-    let first = first.strip_prefix("error: ").unwrap_or(&first);
-    narrate::error_line(format_args!("{first}; hint: see `{program} --help`"));
-    std::process::exit(i32::from(EXIT_USAGE))
+/// Experiment `E`'s command line, named and described by its `entry`:
+/// what [`main`] parses, and [`Entry::command`] points to.
+pub fn command<E: Experiment>(entry: &Entry) -> clap::Command {
+    let about = format!("{}: {} ({})", entry.id(), entry.title, entry.passage);
+    help_width(Cli::<E::Knobs, E::Role>::command())
+        .name(entry.name)
+        .bin_name(entry.name)
+        .about(about)
 }
 
 /// The generic entry point: parses `argv` (`argv[0]` is the program name),
@@ -312,16 +254,7 @@ pub fn main<E: Experiment>(
     entry: &'static Entry,
     argv: Vec<OsString>,
 ) -> ExitCode {
-    let command = help_width(Cli::<E::Knobs, E::Role>::command())
-        .name(entry.name)
-        .bin_name(entry.name)
-        .about(format!(
-            "{}: {} ({})",
-            entry.id(),
-            entry.title,
-            entry.passage
-        ));
-    let cli = command
+    let cli = command::<E>(entry)
         .try_get_matches_from(argv)
         .and_then(|m| Cli::<E::Knobs, E::Role>::from_arg_matches(&m))
         .unwrap_or_else(|e| usage_error(e, entry.name));

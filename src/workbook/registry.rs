@@ -3,20 +3,10 @@
 //! deadline; [`Entry::new`] adds the entry point and the schema.
 //!
 //! The numbers and names are fixed (an instructor's assignment sheet may say
-//! "run 10"); experiments are added here as they are written:
-//!
-//! | No. | binary | passage |
-//! |---|---|---|
-//! | 01 | `sixteen` | Listing 3-1: the sixteen-octet client and server |
-//! | 02 | `partial-recv` | recv() returns whatever data is there, so it must loop |
-//! | 03 | `partial-send` | send()'s three cases, and sendall() |
-//! | 04 | `listening-socket` | one socket per conversation |
-//! | 05 | `bind-port` | bind() claims a port: in use, privileged, port 0 |
-//! | 06 | `reuseaddr` | "Address already in use": TIME_WAIT and SO_REUSEADDR |
-//! | 07 | `bind-interface` | binding 127.0.0.1 vs "" (all interfaces) |
-//! | 08 | `refused` | connect() to a port nobody listens on |
-//! | 09 | `backlog` | listen(backlog) |
-//! | 10 | `deadlock` | the buffer-fill deadlock of a client that never reads |
+//! "run 10"); experiments are added here as they are written. To see the
+//! list with titles, passages and predictions, run `cargo run -- list`
+//! (`workbook list`); the book's introduction shows the same table,
+//! generated from this one by `cargo test`.
 
 use std::process::ExitCode;
 
@@ -43,7 +33,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         Facts {
             number: 2,
             name: "partial-recv",
-            title: "recv() returns whatever has arrived, so it must loop",
+            title: "recv() returns what has arrived",
             passage: "FOPNP 3rd ed., ch. 3, p. 45",
             predicts: "recv(16) returns the 8 bytes that have arrived, recvall() needs a second call, a 4 MiB recv returns much less than 4 MiB, and recv returns 0 only at the end of the stream, so recvall() fails if the peer closes mid-message",
             deadline_ms: 15_000,
@@ -54,7 +44,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         Facts {
             number: 3,
             name: "partial-send",
-            title: "send() accepts all, part or none; sendall() loops",
+            title: "send() accepts all, part, or none",
             passage: "FOPNP 3rd ed., ch. 3, p. 45; send's cases as in the Erle notes",
             predicts: "a small send is accepted whole; with the send buffer full, a non-blocking send accepts part, the next none (EAGAIN) and a blocking one waits; sendall() delivers every byte once the peer reads",
             deadline_ms: 15_000,
@@ -76,7 +66,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         Facts {
             number: 5,
             name: "bind-port",
-            title: "what bind() claims: in use, port 0, privileged ports",
+            title: "what bind() claims",
             passage: "Programming Python 4th ed., ch. 12, \"Server socket calls\", p. 790",
             predicts: "a port already in use cannot be bound again (on the same address), port 0 gets a free port from the kernel, and an ordinary user cannot bind below 1024",
             deadline_ms: 15_000,
@@ -87,7 +77,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         Facts {
             number: 6,
             name: "reuseaddr",
-            title: "\"Address already in use\": TIME_WAIT and SO_REUSEADDR",
+            title: "\"Address already in use\"",
             passage: "FOPNP 3rd ed., ch. 3, \"Address Already in Use\", p. 46 onward",
             predicts: "an idle server restarts at once, but after a conversation the restart fails with \"Address already in use\" unless SO_REUSEADDR is set",
             deadline_ms: 15_000,
@@ -98,7 +88,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         Facts {
             number: 7,
             name: "bind-interface",
-            title: "binding 127.0.0.1 vs \"\" (all interfaces)",
+            title: "binding 127.0.0.1 vs \"\"",
             passage: "FOPNP 3rd ed., ch. 3, \"Binding to Interfaces\", p. 47-48",
             predicts: "a server bound to 127.0.0.1 is refused to clients that come by another address or from another host; one bound to \"\" accepts them all",
             deadline_ms: 15_000,
@@ -120,7 +110,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         Facts {
             number: 9,
             name: "backlog",
-            title: "listen(backlog): the queue in front of accept()",
+            title: "the queue in front of accept()",
             passage: "FOPNP 3rd ed., ch. 3, p. 46; Lutz 4th ed., ch. 12, p. 790",
             predicts: "backlog + 1 clients connect while nobody accepts; the next one is ignored (no answer, not refused) until an accept() makes room, and then gets in at its next SYN retry",
             deadline_ms: 15_000,
@@ -131,7 +121,7 @@ pub static EXPERIMENTS: &[Entry] = &[
         Facts {
             number: 10,
             name: "deadlock",
-            title: "the buffer-fill deadlock of a client that never reads",
+            title: "the buffer-fill deadlock",
             passage: "FOPNP 3rd ed., ch. 3, \"Deadlock\", p. 48 onward",
             predicts: "a few bytes come back; many bytes fill both sides' buffers until client and server block forever; a client that reads while it writes completes",
             deadline_ms: 60_000,

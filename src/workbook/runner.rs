@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::lab::cli::{EXIT_MISMATCH, EXIT_USAGE};
 use crate::lab::narrate::{error_line, line};
 use crate::lab::process::{Finished, run_with_deadline};
 use crate::lab::report::{ErrorInfo, Failure, Report};
-use crate::lab::run::{EXIT_MISMATCH, EXIT_USAGE, Entry};
+use crate::lab::run::Entry;
 use crate::workbook::registry::{self, EXPERIMENTS};
 
 /// The runner's hard deadline, in ms, for an experiment given arguments
@@ -84,10 +85,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     if let Some(code) = crate::lab::netns::helper_if_asked() {
         return code;
     }
-    let args = crate::lab::run::help_width(Args::command())
+    let args = crate::lab::cli::help_width(Args::command())
         .try_get_matches_from(args)
         .and_then(|m| Args::from_arg_matches(&m))
-        .unwrap_or_else(|e| crate::lab::run::usage_error(e, "workbook"));
+        .unwrap_or_else(|e| crate::lab::cli::usage_error(e, "workbook"));
     match &args.command {
         Some(Cmd::List) => {
             list();

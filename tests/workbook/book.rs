@@ -29,6 +29,7 @@ fn chapters() -> Vec<PathBuf> {
 /// anchor, and line numbers drift silently).
 #[test]
 fn includes_name_existing_files_and_anchors() {
+    first_transcripts();
     let include =
         Regex::new(r"\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
             .unwrap();
@@ -349,19 +350,38 @@ fn mask(text: &str) -> String {
         .into_owned()
 }
 
+/// With `SNAPSHOTS=overwrite`, starts the transcript of every experiment
+/// that has none (`NN-name.console`: the command of its default run, which
+/// the transcripts test then fills in); returns whether it is set.
+fn first_transcripts() -> bool {
+    let overwrite = std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite");
+    let dir = root().join("chapters/transcripts");
+    for e in EXPERIMENTS.iter().filter(|_| overwrite) {
+        let path = dir.join(format!("{}-{}.console", e.id(), e.name));
+        if !path.exists() {
+            fs::write(&path, format!("$ cargo run --bin {}\n", e.name))
+                .unwrap();
+        }
+    }
+    overwrite
+}
+
 /// Every transcript in `chapters/transcripts/` is what its command prints
 /// now (stdout, with what varies masked), and the command exits 0. The files
-/// keep a real run's numbers for the reader.
+/// keep a real run's numbers for the reader. With `SNAPSHOTS=overwrite`, a
+/// transcript that differs is rewritten (one that only has other measured
+/// numbers is left as it is), and an experiment that has no transcript
+/// yet gets one of its default run, `NN-name.console`.
 #[test]
 fn transcripts_match_what_the_binaries_print() {
     let dir = root().join("chapters/transcripts");
+    let overwrite = first_transcripts();
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
     assert!(!files.is_empty());
-    let overwrite = std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite");
     for path in files {
         let text = fs::read_to_string(&path).unwrap();
         let first = text.lines().next().unwrap_or_default().to_owned();
@@ -382,9 +402,11 @@ fn transcripts_match_what_the_binaries_print() {
                 path.display()
             );
         }
-        if overwrite {
+        let matches = pattern(&text).is_match(&actual);
+        if overwrite && !matches {
+            // Only a transcript that changed: the others keep their run.
             fs::write(&path, &actual).unwrap();
-        } else if !pattern(&text).is_match(&actual) {
+        } else if !matches {
             // snapbox shows the difference line by line.
             snapbox::assert_data_eq!(mask(&actual), mask(&text));
             panic!("{}: set numbers differ:\n{actual}", path.display());
@@ -482,4 +504,126 @@ fn experiment_files_are_mostly_the_books_calls() {
         assert!(share >= 60, "{}: only {share}% of {total} lines", e.name);
     }
     eprintln!("{}", report.join("\n"));
+}
+
+/// The line each place that names an experiment must hold, word for word
+/// as the registry has it: `(where, expected first line or line)`.
+fn fact_lines(e: &tcp_workbook::lab::run::Entry) -> [(String, String); 3] {
+    let (id, name, title) = (e.id(), e.name, e.title);
+    let module = name.replace('-', "_");
+    [
+        (
+            format!("chapters/{}", e.chapter_file()),
+            format!("# {id} {name}: {title}"),
+        ),
+        (
+            "chapters/SUMMARY.md".to_owned(),
+            format!("- [{id} {name}: {title}]({})", e.chapter_file()),
+        ),
+        (
+            format!("src/experiments/{module}.rs"),
+            format!("//! # {id} `{name}`: {title}"),
+        ),
+    ]
+}
+
+/// Each experiment's number, name and title are written once, in the
+/// registry, and the chapter's h1, its SUMMARY line and the experiment's
+/// `//!` head say them word for word (as rustlings holds its exercises to
+/// `info.toml`). A title is plain text: no Markdown.
+#[test]
+fn chapter_summary_and_head_say_the_registry_title() {
+    let mut problems = vec![];
+    for e in EXPERIMENTS {
+        if e.title.contains(['`', '*', '_', '|', '[', ']']) {
+            problems.push(format!(
+                "src/workbook/registry.rs: the title of {} is Markdown; \
+                 write it as plain text: {:?}",
+                e.name, e.title
+            ));
+        }
+        for (i, (file, expected)) in fact_lines(e).into_iter().enumerate() {
+            let text =
+                fs::read_to_string(root().join(&file)).unwrap_or_default();
+            // The SUMMARY lists every chapter: find this one's line by its
+            // link. The others start with the line.
+            let found = if i == 1 {
+                let link = format!("({})", e.chapter_file());
+                text.lines().find(|l| l.trim_end().ends_with(&link))
+            } else {
+                text.lines().next()
+            };
+            let found = found.unwrap_or("(nothing)").trim_end();
+            if found != expected {
+                problems.push(format!(
+                    "{file}: says\n    {found}\n  the registry's title wants\n    {expected}"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the title in src/workbook/registry.rs is the one wording; \
+         make these agree with it:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Markdown's special characters in `text`, escaped for a table cell.
+fn md_cell(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The experiments table of the book's introduction, from the registry.
+fn experiments_table() -> String {
+    let mut table = String::from(
+        "<!-- Generated from src/workbook/registry.rs by `cargo test`; \
+         do not edit. -->\n\n\
+         | No. | binary | title | passage |\n|---|---|---|---|\n",
+    );
+    for e in EXPERIMENTS {
+        table.push_str(&format!(
+            "| [{}]({}) | `{}` | {} | {} |\n",
+            e.id(),
+            e.chapter_file(),
+            e.name,
+            md_cell(e.title),
+            md_cell(e.passage)
+        ));
+    }
+    table
+}
+
+/// The introduction's table of experiments is generated from the registry
+/// (`chapters/generated/experiments.md`, which the introduction includes),
+/// not typed a second time. After a change to the registry, regenerate it
+/// with `SNAPSHOTS=overwrite cargo test --test workbook book`.
+#[test]
+fn introduction_table_is_the_registry() {
+    let path = root().join("chapters/generated/experiments.md");
+    let table = experiments_table();
+    if std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite") {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, &table).unwrap();
+    }
+    let committed = fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == table,
+        "{} is not the registry's table; regenerate it with \
+         `SNAPSHOTS=overwrite cargo test --test workbook book`",
+        path.display()
+    );
+    let intro =
+        fs::read_to_string(root().join("chapters/introduction.md")).unwrap();
+    assert!(
+        intro.contains("{{#include generated/experiments.md}}"),
+        "chapters/introduction.md does not include generated/experiments.md"
+    );
 }

@@ -3,7 +3,8 @@
 //! through any chain, and no file outside an experiment grows past 400
 //! lines. It reads the `crate::`, `super::` and `self::` paths of every
 //! file under `src/` (the bins excepted), as `use` lines and inline, and
-//! resolves each to the file that defines the module.
+//! resolves each to the file that defines the module; a module's children
+//! are its `mod x;` lines and the files its `automod::dir!` names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -69,6 +70,22 @@ fn expand(tree: &str) -> Vec<String> {
     out
 }
 
+/// The modules `automod::dir!(dir)` declares: one per `.rs` file in
+/// `dir`, except `mod.rs`, `lib.rs` and `main.rs`.
+fn automod_children(dir: &Path) -> Vec<String> {
+    let mut files = vec![];
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.extension().is_some_and(|e| e == "rs")
+            && !matches!(stem.as_str(), "mod" | "lib" | "main")
+        {
+            files.push(stem);
+        }
+    }
+    files
+}
+
 /// The files each file under `src/` imports (unit tests at a file's end,
 /// after `#[cfg(test)]`, are not part of its design).
 fn imports(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
@@ -87,16 +104,24 @@ fn imports(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
     let child =
         Regex::new(r"(?m)^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([a-z_0-9]+)\s*;")
             .unwrap();
+    let automod = Regex::new(
+        r#"automod::dir!\(\s*(?:pub(?:\([^)]*\))?\s+)?"([^"]+)"\s*\)"#,
+    )
+    .unwrap();
     let mut edges = BTreeMap::new();
     for file in &files {
         let me = module_of(src, file);
         let text = fs::read_to_string(file).unwrap();
         let text = comment.replace_all(&text, "");
         let text = text.split("#[cfg(test)]").next().unwrap();
-        let children: BTreeSet<&str> = child
-            .captures_iter(text)
-            .map(|c| c.get(1).unwrap().as_str())
-            .collect();
+        let mut children: BTreeSet<String> =
+            child.captures_iter(text).map(|c| c[1].to_owned()).collect();
+        // `automod::dir!("src/x")` declares a module for every file in
+        // that directory (its path is from the package's root).
+        for c in automod.captures_iter(text) {
+            children
+                .extend(automod_children(&src.parent().unwrap().join(&c[1])));
+        }
         let mut paths: Vec<String> = use_line
             .captures_iter(text)
             .flat_map(|c| expand(&c[1]))
@@ -129,7 +154,7 @@ fn imports(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
                         .chain(parts[ups..].iter().map(|s| s.to_string()))
                         .collect()
                 }
-                Some(first) if children.contains(first) => me
+                Some(first) if children.contains(*first) => me
                     .iter()
                     .cloned()
                     .chain(parts.iter().map(|s| s.to_string()))
@@ -230,6 +255,29 @@ fn a_circle_between_two_files_is_found() {
     assert_eq!(found[0].len(), 2, "{found:?}");
 }
 
+/// A module declared by `automod::dir!` is a child like one declared by
+/// `mod x;`: the checker follows a path that starts with its name, and
+/// finds the circle a parent and its child make through it.
+#[test]
+fn a_circle_through_a_child_automod_declares_is_found() {
+    let dir = std::env::temp_dir()
+        .join(format!("layout-automod-{}", std::process::id()));
+    let src = dir.join("src");
+    fs::create_dir_all(src.join("lab")).unwrap();
+    fs::write(src.join("lib.rs"), "pub mod lab;\n").unwrap();
+    fs::write(
+        src.join("lab/mod.rs"),
+        "automod::dir!(pub \"src/lab\");\npub use a::A;\npub struct B;\n",
+    )
+    .unwrap();
+    fs::write(src.join("lab/a.rs"), "use crate::lab::B;\npub struct A;\n")
+        .unwrap();
+    let found = circles(&imports(&src));
+    fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].len(), 2, "{found:?}");
+}
+
 /// Imports run one way: `lab` imports neither the experiments nor the
 /// workbook's machinery, the experiments do not import the machinery, and
 /// the kernel's view imports no error, name or report of ours.
@@ -280,4 +328,43 @@ fn no_file_outside_an_experiment_is_over_400_lines() {
         .map(|(f, n)| format!("{} ({n} lines)", f.display()))
         .collect();
     assert!(big.is_empty(), "over 400 lines: {big:?}");
+}
+
+/// The files `automod::dir!` declares are formatted: `cargo fmt` follows
+/// only `mod x;` lines, so it does not reach them (dtolnay/automod#25),
+/// and this test runs rustfmt on them instead (skipped, with a note, where
+/// rustfmt is not installed).
+#[test]
+fn files_automod_declares_are_formatted() {
+    let rustfmt = std::env::var("RUSTFMT").unwrap_or("rustfmt".into());
+    let installed = std::process::Command::new(&rustfmt)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!("note: no rustfmt, so the experiments' format is unchecked");
+        return;
+    }
+    let dirs = ["src/experiments", "tests/workbook/experiments"];
+    let mut files: Vec<PathBuf> = vec![];
+    for dir in dirs {
+        files.extend(
+            automod_children(&root().join(dir))
+                .iter()
+                .map(|m| root().join(dir).join(format!("{m}.rs"))),
+        );
+    }
+    assert!(files.len() > 2, "no experiments found in {dirs:?}");
+    let out = std::process::Command::new(&rustfmt)
+        .args(["--check", "--edition", "2024"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "not formatted (cargo fmt does not reach these files); run\n  \
+         rustfmt --edition 2024 src/experiments/*.rs \
+         tests/workbook/experiments/*.rs\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -1,29 +1,25 @@
 //! The workbook's integration tests: one crate (one link), a module per
-//! experiment, plus the runner and the book's checks.
+//! experiment (in `experiments/`), plus the runner and the book's checks.
 //!
 //! Every process a test starts has a deadline, and every socket a test opens
 //! is bound to port 0 on loopback, so tests run in parallel and never hang.
 
-mod backlog;
 mod bad_input;
-mod bind_interface;
-mod bind_port;
 mod book;
-mod deadlock;
 mod interrupts;
 mod layout;
-mod listening_socket;
 mod outcomes;
-mod partial_recv;
-mod partial_send;
 mod python_peers;
-mod refused;
-mod reuseaddr;
 mod robust;
 mod runner;
 mod schema;
-mod sixteen;
 mod workflows;
+
+/// A module per experiment, `experiments/NAME.rs`, each declared by being
+/// there.
+mod experiments {
+    automod::dir!("tests/workbook/experiments");
+}
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -194,8 +190,9 @@ pub fn json_report(stdout: &[u8]) -> serde_json::Value {
 }
 
 /// Runs `name args...` and checks it is a usage error: exit status 2,
-/// one line on stderr starting `error: `, no panic or backtrace.
-pub fn assert_usage_error(name: &str, args: &[&str]) {
+/// one line on stderr starting `error: `, no panic or backtrace. Returns
+/// that line.
+pub fn assert_usage_error(name: &str, args: &[&str]) -> String {
     let out = cmd(name).args(args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {out:?}");
@@ -205,6 +202,7 @@ pub fn assert_usage_error(name: &str, args: &[&str]) {
     );
     assert_eq!(err.lines().count(), 1, "{name} {args:?}: one line: {err}");
     assert!(err.starts_with("error: "), "{name} {args:?}: {err}");
+    err.into_owned()
 }
 
 /// True if `pid` exists and is not a zombie.
