@@ -255,6 +255,10 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
 }
 // ANCHOR_END: verdict
 
+/// The shortest `--timeout-ms` the default run accepts, in ms: the SYN
+/// retry it waits for comes after 1 s, and this leaves room to spare.
+pub const MIN_TIMEOUT_MS: u128 = 1500;
+
 /// The default run's knobs; `--backlog` and `--wait-ms` apply to the
 /// manual roles as well.
 #[derive(Debug, Clone, clap::Args)]
@@ -314,6 +318,16 @@ impl crate::lab::experiment::Experiment for Backlog {
     type Outcome = Outcome;
 
     fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
+        // The client let in gets in at its SYN retry, which Linux sends
+        // 1 s after the first SYN (TCP_TIMEOUT_INIT, RFC 6298's initial
+        // RTO): a shorter deadline could only ever report never_let_in.
+        let ms = ctx.timeout.as_millis();
+        anyhow::ensure!(
+            ms >= MIN_TIMEOUT_MS,
+            "--timeout-ms {ms}: the client let in waits for its SYN retry, \
+             which comes 1 s after its first SYN; hint: --timeout-ms \
+             {MIN_TIMEOUT_MS} or more"
+        );
         experiment(k, ctx)
     }
 

@@ -640,6 +640,7 @@ impl crate::lab::experiment::Experiment for Deadlock {
     fn run(k: &Knobs, ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         // 64 KiB buffers and an 8 ms RTO, unless given; the roles keep the
         // OS's.
+        knobs::check_timeout(k, ctx.timeout)?;
         experiment(&k.for_default_run(), ctx)
     }
 

@@ -274,6 +274,18 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
 }
 // ANCHOR_END: verdict
 
+/// `--message-bytes`: more than one loopback segment can carry (`lo`'s
+/// MTU is 65536 bytes), or `recv()` could never return part of it.
+fn parse_message_bytes(s: &str) -> Result<u64, String> {
+    let n = args::parse_byte_count(s, 1, 256 << 20)?;
+    if n <= 64 << 10 {
+        return Err("more than 65536 bytes (64KiB): a message that fits one \
+                    loopback segment arrives whole"
+            .into());
+    }
+    Ok(n)
+}
+
 /// The default run's knobs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Knobs {
@@ -281,9 +293,11 @@ pub struct Knobs {
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(1..=15))]
     split: u64,
-    /// Step 2: the big message, 1 byte to 256 MiB (suffixes: 4MiB).
+    /// Step 2: the big message, more than 64 KiB, at most 256 MiB
+    /// (suffixes: 4MiB). One that fits a single loopback segment always
+    /// arrives whole; below about 128 KiB it may still.
     #[arg(long, value_name = "N", default_value = "4MiB",
-          value_parser = |s: &str| args::parse_byte_count(s, 1, 256 << 20))]
+          value_parser = parse_message_bytes)]
     message_bytes: u64,
 }
 

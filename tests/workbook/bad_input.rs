@@ -157,6 +157,13 @@ fn extra_cases(name: &str) -> Vec<Vec<&'static str>> {
         _ => &[],
     };
     cases.extend(zero_is_wrong.iter().map(|knob| vec![*knob, "0"]));
+    // Values that could never give the book's outcome: refused, with the
+    // least that could.
+    match name {
+        "partial-recv" => cases.push(vec!["--message-bytes", "64KiB"]),
+        "deadlock" => cases.push(vec!["--bytes", "4095"]),
+        _ => {}
+    }
     if name == "deadlock" {
         cases.push(vec!["--bytes", "18446744073709551615"]);
         cases.push(vec!["--stall-ms", "10"]);
@@ -272,4 +279,33 @@ fn json_with_a_manual_role_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: --json"), "{err}");
     assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+/// A deadline too short for the default run to ever reach the book's
+/// outcome is a usage error (one line, exit 2) that names the least that
+/// works, not a verdict that blames the kernel (exit 1).
+#[test]
+fn a_deadline_too_short_for_the_default_run_is_a_usage_error() {
+    let cases: [(&str, &[&str], &str); 2] = [
+        (
+            "deadlock",
+            &["--timeout-ms", "200"],
+            "--timeout-ms 1000 or more",
+        ),
+        (
+            "backlog",
+            &["--timeout-ms", "1"],
+            "--timeout-ms 1500 or more",
+        ),
+    ];
+    for (name, args, least) in cases {
+        let line = assert_usage_error(name, args);
+        assert!(line.contains(least), "{name} {args:?}: {line}");
+    }
+    // Without the large case, the deadlock's fix needs no stall window.
+    let out = crate::cmd("deadlock")
+        .args(["--fixed", "--bytes", "64KiB", "--timeout-ms", "200"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 }

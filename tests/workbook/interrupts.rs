@@ -107,12 +107,26 @@ fn an_interrupted_default_run_ends_at_once() {
     let runs: [(&str, &[&str], Interrupt); 3] = [
         (
             "deadlock",
-            &["--cycle-ms", "0", "--stall-ms", "30000"],
+            &[
+                "--cycle-ms",
+                "0",
+                "--stall-ms",
+                "30000",
+                "--timeout-ms",
+                "30000",
+            ],
             Interrupt::CtrlC,
         ),
         (
             "deadlock",
-            &["--cycle-ms", "0", "--stall-ms", "30000"],
+            &[
+                "--cycle-ms",
+                "0",
+                "--stall-ms",
+                "30000",
+                "--timeout-ms",
+                "30000",
+            ],
             Interrupt::Term,
         ),
         ("backlog", &[], Interrupt::CtrlC),

@@ -121,6 +121,8 @@ fn the_runners_children_die_with_it() {
                 "0",
                 "--stall-ms",
                 "30000",
+                "--timeout-ms",
+                "30000",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

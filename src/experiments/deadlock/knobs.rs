@@ -10,7 +10,7 @@ use crate::lab::out_file::OutFile;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Knobs {
     /// Bytes the large case and the fix send, rounded up to a multiple of
-    /// 16, at most 1 TiB (suffixes: 4MiB, 1GiB).
+    /// 16, from 4 KiB to 1 TiB (suffixes: 4MiB, 1GiB).
     #[arg(long, value_name = "N", default_value = "2MiB", value_parser = parse_bytes)]
     pub(super) bytes: u64,
     /// Bytes the client hands to each sendall() (the book: 16).
@@ -77,10 +77,44 @@ impl Knobs {
     }
 }
 
-/// `--bytes`: 1 byte to 1 TiB, rounded up to a
-/// multiple of 16, as the book's client sends whole 16-byte messages.
+/// The fewest bytes `--bytes` accepts: the kernel's smallest send buffer
+/// alone (`SOCK_MIN_SNDBUF`, about 4.5 KiB on Linux) holds more than
+/// fewer, so the large case could never fill the buffers and deadlock.
+pub const MIN_BYTES: u64 = 4 << 10;
+
+/// `--bytes`: 4 KiB to 1 TiB, rounded up to a multiple of 16, as the
+/// book's client sends whole 16-byte messages.
 pub(super) fn parse_bytes(s: &str) -> Result<u64, String> {
-    Ok(args::parse_byte_count(s, 1, 1 << 40)?.div_ceil(16) * 16)
+    let n = args::parse_byte_count(s, 1, 1 << 40)?;
+    if n < MIN_BYTES {
+        return Err(format!(
+            "at least {MIN_BYTES} bytes (4KiB): the kernel's smallest \
+             buffers hold more, so fewer could never deadlock"
+        ));
+    }
+    Ok(n.div_ceil(16) * 16)
+}
+
+/// The default run's deadline must outlast its stall window: a `send()`
+/// blocked by the deadlock would otherwise fail with `EAGAIN` before the
+/// stall is declared, and the run could only report a failed large case.
+///
+/// # Errors
+/// One line naming both knobs, with the smallest deadline that works.
+pub(super) fn check_timeout(
+    k: &Knobs,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let ms = timeout.as_millis() as u64;
+    anyhow::ensure!(
+        k.fixed || ms >= k.stall_ms,
+        "--timeout-ms {ms} is shorter than --stall-ms {}: a send blocked by \
+         the deadlock would time out before the stall is declared; hint: \
+         --timeout-ms {} or more, or a smaller --stall-ms",
+        k.stall_ms,
+        k.stall_ms
+    );
+    Ok(())
 }
 
 /// The client role's BYTECOUNT: like `--bytes`, but 0 too, as the

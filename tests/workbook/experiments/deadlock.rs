@@ -135,7 +135,7 @@ fn the_default_run_resends_dropped_segments_after_8_ms() {
     };
     assert!((8000..12000).contains(&us), "{us} µs");
     let out = cmd("deadlock")
-        .args(["--json", "--rto-min-ms", "0", "--bytes", "16"])
+        .args(["--json", "--rto-min-ms", "0", "--bytes", "4KiB"])
         .output()
         .unwrap();
     let r: Report<Observed> = report(&out.stdout);

@@ -82,13 +82,15 @@ fn a_big_recv_returns_less_than_a_big_message() {
     assert_eq!(missing, 0);
 }
 
-/// A message that fits in one segment arrives in one recv, and the
-/// verdict says the book's prediction did not show (exit 1).
+/// A big message that fits one loopback segment would always arrive in
+/// one recv, so the book's prediction could never show: refused when
+/// parsed, naming the least size that could (the outcome itself,
+/// `big_message_whole`, is reached in `outcomes`).
 #[test]
-fn a_small_big_message_arrives_whole() {
-    let r = run(&["--message-bytes", "1KiB"], 1);
-    assert_eq!(r.observed, "big_message_whole");
-    assert_eq!(pairs(&r.measurements.big_recvs), [(1024, 1024)]);
+fn a_message_that_fits_one_segment_is_refused() {
+    let line =
+        crate::assert_usage_error("partial-recv", &["--message-bytes", "1KiB"]);
+    assert!(line.contains("more than 65536 bytes"), "{line}");
 }
 
 /// The peer sends k = 0..15 of the sixteen octets and closes: recv returns
