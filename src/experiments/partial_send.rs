@@ -376,7 +376,8 @@ impl crate::lab::experiment::Experiment for PartialSend {
                 server::serve(&listener, &at, ctx, None, |sc, peer| {
                     let who = py_addr(&peer);
                     say.say(format!("{who}: reading nothing for {hold_ms} ms"));
-                    std::thread::sleep(Duration::from_millis(hold_ms));
+                    let hold = Duration::from_millis(hold_ms);
+                    deadline::hold_unless_hung_up(sc, hold)?; // or cut off
                     server(sc, say).map(drop)
                 })
             }

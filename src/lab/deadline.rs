@@ -36,6 +36,25 @@ pub fn wait_writable(fd: &impl AsFd, timeout: Duration) -> io::Result<()> {
     wait(fd, PollFlags::POLLOUT, timeout)
 }
 
+/// Waits for `timeout`, or less if `fd` hangs up first: shut down both
+/// ways (as the manual server's `--conversation-ms` cut does) or reset by
+/// the peer. Returns whether it hung up. Corresponds to `poll(2)` asking
+/// for no event, so that only `POLLHUP` and `POLLERR` end the wait early:
+/// a peer still sending does not.
+///
+/// # Errors
+/// The error of `poll(2)` itself.
+pub fn hold_unless_hung_up(
+    fd: &impl AsFd,
+    timeout: Duration,
+) -> io::Result<bool> {
+    match wait(fd, PollFlags::empty(), timeout) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ETIMEDOUT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Waits until one of `fds` is writable (for a socket whose non-blocking
 /// `connect(2)` is under way: the handshake finished or failed), for at
 /// most `timeout`, and returns its index in `fds`. Corresponds to `poll(2)`

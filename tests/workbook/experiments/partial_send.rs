@@ -193,3 +193,42 @@ fn manual_client_and_server_account_for_every_byte() {
         format!("read {expected} bytes, then the end of the stream")
     );
 }
+
+/// The manual server's `--conversation-ms` cuts a client it holds, and
+/// the next client is accepted then, not when `--hold-ms` would have
+/// ended: the hold ends when the cut shuts the connection down.
+#[test]
+fn a_cut_conversation_ends_the_hold_and_the_next_client_gets_in() {
+    let server = crate::Background::start(
+        "partial-send",
+        &[
+            "server",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "--hold-ms",
+            "30000",
+            "--conversation-ms",
+            "300",
+        ],
+    );
+    let port = crate::port_in(&server.next_line());
+    let addr = ([127, 0, 0, 1], port).into();
+    let t = std::time::Duration::from_secs(10);
+    let mut first = std::net::TcpStream::connect_timeout(&addr, t).unwrap();
+    std::io::Write::write_all(&mut first, b"held").unwrap();
+    assert!(server.next_line().contains("reading nothing for 30000 ms"));
+    let started = std::time::Instant::now();
+    let _second = std::net::TcpStream::connect_timeout(&addr, t).unwrap();
+    // The second "reading nothing" line is the second accept().
+    let accepted = loop {
+        let line = server.next_line(); // at most 10 s each
+        if line.contains("reading nothing") {
+            break started.elapsed();
+        }
+    };
+    assert!(
+        accepted < std::time::Duration::from_secs(20),
+        "the second client waited {accepted:?}, as if the 30 s hold ran on"
+    );
+}
