@@ -101,3 +101,46 @@ fn manual_server_speaks_the_books_sixteen_octets() {
     s.read_to_end(&mut reply).unwrap();
     assert_eq!(reply, FAREWELL);
 }
+
+/// The manual server is iterative, as the book's is: a client that
+/// connects and says nothing holds it, and the next client's reply comes
+/// only after the server has given up on the idle one (its `recv()`
+/// deadline, `--timeout-ms`) and closed that conversation.
+#[test]
+fn an_idle_client_holds_the_iterative_server() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let server = crate::Background::start(
+        "listening-socket",
+        &["server", "127.0.0.1", "-p", "0", "--timeout-ms", "500"],
+    );
+    let port = loop {
+        let line = server.next_line();
+        if line.starts_with("Listening at") {
+            break crate::port_in(&line);
+        }
+    };
+    let addr = ([127, 0, 0, 1], port).into();
+    let t = std::time::Duration::from_secs(10);
+    let mut idle = std::net::TcpStream::connect_timeout(&addr, t).unwrap();
+    idle.set_read_timeout(Some(t)).unwrap();
+    // The server has accepted the idle client before the next one comes.
+    while !server
+        .next_line()
+        .starts_with("The socket accept() returned")
+    {}
+    let waiting = std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect_timeout(&addr, t).unwrap();
+        c.set_read_timeout(Some(t)).unwrap();
+        c.write_all(b"Hi there, server").unwrap();
+        let mut reply = Vec::new();
+        c.read_to_end(&mut reply).unwrap();
+        (Instant::now(), reply)
+    });
+    let n = idle.read(&mut [0u8; 16]).unwrap_or(0);
+    let idle_closed = Instant::now();
+    let (replied, reply) = waiting.join().unwrap();
+    assert_eq!(n, 0, "the server closed the idle conversation");
+    assert_eq!(reply, b"Farewell, client");
+    assert!(idle_closed <= replied, "the second client was served first");
+}
