@@ -182,7 +182,10 @@ fn experiment(
     let (got, big_recvs) = conversation(&listener, &big, &[], big.len(), ctx)?;
     let big_intact = got.op("recvall")? == big;
     let calls = big_recvs.len();
-    client.say(format!("recvall({n}) took {calls} recv calls (this run)"));
+    let plural = if calls == 1 { "" } else { "s" };
+    client.say(format!(
+        "recvall({n}) took {calls} recv call{plural} (this run)"
+    ));
     client.say(format!("  {} (this run)", size_counts(&big_recvs)));
     say.say("3. The end of the stream: k = 0 to 15 bytes sent, then close()");
     let mut eof_cases = Vec::new();

@@ -150,12 +150,16 @@ fn client(
             break;
         }
     }
-    if let [first, more @ .., last] = &nonblocking[..] {
-        let took: u64 = more.iter().map(|s| s.accepted_bytes).sum();
-        let n = more.len();
-        say.say(format!("2. Part: {first} (this run)"));
-        say.say(format!("   {n} sends more took {took} (this run)"));
-        say.say(format!("3. None: {last} (this run)"));
+    match &nonblocking[..] {
+        [first, more @ .., last] => {
+            let took: u64 = more.iter().map(|s| s.accepted_bytes).sum();
+            let n = more.len();
+            say.say(format!("2. Part: {first} (this run)"));
+            say.say(format!("   {n} sends more took {took} (this run)"));
+            say.say(format!("3. None: {last} (this run)"));
+        }
+        [only] => say.say(format!("2. All at once: {only} (this run)")),
+        [] => {}
     }
     // 3. A blocking send would wait here for room; SO_SNDTIMEO ends it.
     sock.set_nonblocking(false).op("fcntl ~O_NONBLOCK")?;
@@ -165,10 +169,12 @@ fn client(
     let timed_waited_ms = started.elapsed().as_millis() as u64;
     taken += timed.accepted_bytes as usize;
     let ms = sndtimeo.as_millis();
-    say.say(format!(
-        "   blocking, SO_SNDTIMEO {ms} ms: {timed_waited_ms} ms later,"
-    ));
-    say.say(format!("   {timed} (this run)"));
+    if timed.asked_bytes > 0 {
+        say.say(format!(
+            "   blocking, SO_SNDTIMEO {ms} ms: {timed_waited_ms} ms later,"
+        ));
+        say.say(format!("   {timed} (this run)"));
+    }
     let o = Observed {
         sndbuf_bytes,
         whole,
@@ -194,7 +200,9 @@ fn sendall(
     writer.write_all(rest).op("sendall")?;
     let n = rest.len() as u64;
     let queue = kernel::send_queue_bytes(sock).ok().map(u64::from);
-    say.say(format!("4. sendall(): write_all({n}) returned (all taken)"));
+    if n > 0 {
+        say.say(format!("4. sendall(): write_all({n}) returned (all taken)"));
+    }
     sock.shutdown(Shutdown::Write).op("shutdown")?;
     Ok(Sent {
         asked_bytes: n,
