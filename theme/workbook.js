@@ -4,7 +4,7 @@
     'use strict';
 
     // Code included by anchor from inside an impl block or a call keeps its
-    // indentation in the file (mdBook's {{#include file:anchor}} does not
+    // indentation in the file (mdBook's include by anchor does not
     // dedent): remove the indentation every line of a Rust block shares.
     document.querySelectorAll('pre > code.language-rust').forEach(function (code) {
         var indent = Infinity;
