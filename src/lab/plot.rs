@@ -21,15 +21,19 @@ const COLORS: [RGBColor; 4] = [
 
 impl Chart {
     /// A chart of `names.len()` series from samples of as many counters:
-    /// (ms since the start, one value per counter, in bytes).
+    /// (ms since the start, one value per counter, in bytes). The counters
+    /// count from 0 at the start, so each series starts at the origin, not
+    /// at the first sample (which is taken one interval in).
     pub fn from_samples(
         title: &str,
         names: &[&str],
         samples: &[(f64, Vec<u64>)],
     ) -> Chart {
+        let origin = samples.first().is_some_and(|(t, _)| *t > 0.0);
         let series = names.iter().enumerate().map(|(i, name)| {
             let points = samples.iter().map(|(t, v)| (*t, v[i] as f64));
-            (name.to_string(), points.collect())
+            let start = origin.then_some((0.0, 0.0));
+            (name.to_string(), start.into_iter().chain(points).collect())
         });
         Chart {
             title: title.to_owned(),
@@ -81,17 +85,23 @@ fn draw(svg: &mut String, charts: &[Chart]) -> Result<(), String> {
                 .x_desc("time (ms)")
                 .y_desc("MiB")
                 .draw()?;
+            // Counters that move together draw the same line: each series
+            // is drawn narrower than the one before, on top of it, so lines
+            // that coincide show as nested bands rather than one hiding
+            // the other.
+            let n = chart.series.len() as u32;
             for (i, (name, points)) in chart.series.iter().enumerate() {
                 let color = COLORS[i % COLORS.len()];
+                let width = 2 + 2 * (n - 1 - i as u32);
                 ctx.draw_series(LineSeries::new(
                     points.iter().map(|&(t, b)| (t, b / MIB)),
-                    color.stroke_width(2),
+                    color.stroke_width(width),
                 ))?
                 .label(name.as_str())
                 .legend(move |(x, y)| {
                     PathElement::new(
                         vec![(x, y), (x + 16, y)],
-                        color.stroke_width(2),
+                        color.stroke_width(width),
                     )
                 });
             }
@@ -107,3 +117,40 @@ fn draw(svg: &mut String, charts: &[Chart]) -> Result<(), String> {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Samples start one interval in; the chart's lines start at 0.
+    #[test]
+    fn series_start_at_the_origin() {
+        let samples = [(2.0, vec![600, 500]), (4.0, vec![900, 800])];
+        let chart = Chart::from_samples("t", &["a", "b"], &samples);
+        for (_, points) in &chart.series {
+            assert_eq!(points[0], (0.0, 0.0));
+            assert_eq!(points.len(), 3);
+        }
+        let at_zero = [(0.0, vec![0, 0]), (2.0, vec![1, 1])];
+        let chart = Chart::from_samples("t", &["a", "b"], &at_zero);
+        assert_eq!(chart.series[0].1.len(), 2, "no second origin");
+    }
+
+    /// Lines that coincide stay visible: each series is narrower than the
+    /// one drawn before it.
+    #[test]
+    fn each_series_is_narrower_than_the_one_under_it() {
+        let samples = [(1.0, vec![5, 5, 5]), (2.0, vec![9, 9, 9])];
+        let chart = Chart::from_samples("t", &["a", "b", "c"], &samples);
+        let svg = svg(&[chart]).unwrap();
+        let widths: Vec<&str> = svg
+            .match_indices("<polyline")
+            .map(|(i, _)| &svg[i..])
+            .filter_map(|s| s.split("stroke-width=\"").nth(1))
+            .filter_map(|s| s.split('"').next())
+            .filter(|w| *w != "1") // the mesh
+            .collect();
+        // The lines, then the legend's samples of them.
+        assert_eq!(widths, ["6", "4", "2", "6", "4", "2"], "{svg}");
+    }
+}

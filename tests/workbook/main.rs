@@ -4,6 +4,7 @@
 //! Every process a test starts has a deadline, and every socket a test opens
 //! is bound to port 0 on loopback, so tests run in parallel and never hang.
 
+mod answers;
 mod bad_input;
 mod book;
 mod interrupts;
