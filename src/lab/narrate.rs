@@ -71,7 +71,14 @@ pub fn line(text: &str) {
 /// `anyhow::Error`'s whole chain, joined with `: `). A closed stderr is
 /// ignored rather than a panic, as `eprintln!` would make it.
 pub fn error_line(err: impl std::fmt::Display) {
-    let _ = writeln!(io::stderr().lock(), "error: {err:#}");
+    let text = one_line(&format!("{err:#}"));
+    let _ = writeln!(io::stderr().lock(), "error: {text}");
+}
+
+/// `text` on one line: each tab, carriage return or newline (as a peer's
+/// or a child's words may hold) becomes a space.
+fn one_line(text: &str) -> String {
+    text.replace(['\t', '\r', '\n'], " ")
 }
 
 /// Prints a note on stderr as one line, `note: ` and the text (a warning
@@ -189,5 +196,14 @@ impl Narrator {
             Some(buffer) => buffer.lock().expect("not poisoned").push(text),
             None => line(&text),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An error that carries a tab or a newline is still said on one line.
+    #[test]
+    fn error_text_is_one_line() {
+        assert_eq!(super::one_line("a\tb\nc\r"), "a b c ");
     }
 }
