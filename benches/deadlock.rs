@@ -157,15 +157,27 @@ fn series(title: &str, runs: usize, args: &[&str]) -> Column {
         }
         balanced += usize::from(l.ledger_balanced() == Some(true));
     }
-    let held: Vec<f64> =
-        cycle_in_pause.iter().copied().filter(|&c| c > 0.0).collect();
+    let held: Vec<f64> = cycle_in_pause
+        .iter()
+        .copied()
+        .filter(|&c| c > 0.0)
+        .collect();
     let held_max = held.iter().copied().fold(0.0, f64::max);
     let column: Column = vec![
         ("runs", runs.to_string()),
-        ("false verdicts (runs that did not match the book)", mismatches.to_string()),
+        (
+            "false verdicts (runs that did not match the book)",
+            mismatches.to_string(),
+        ),
         ("stall found by the cycle test", by_cycle.to_string()),
-        ("stall found by silence (`--stall-ms`)", by_silence.to_string()),
-        ("pauses of more than 50 ms before the stall", pauses.len().to_string()),
+        (
+            "stall found by silence (`--stall-ms`)",
+            by_silence.to_string(),
+        ),
+        (
+            "pauses of more than 50 ms before the stall",
+            pauses.len().to_string(),
+        ),
         (
             "of them, with the cycle test holding before bytes moved again",
             if held.is_empty() {
@@ -174,15 +186,27 @@ fn series(title: &str, runs: usize, args: &[&str]) -> Column {
                 format!("{}, for at most {held_max:.0} ms", held.len())
             },
         ),
-        ("last byte moved to cycle test holding", range(&onset, 0, "ms")),
+        (
+            "last byte moved to cycle test holding",
+            range(&onset, 0, "ms"),
+        ),
         ("whole run, wall time", range(&wall, 0, "ms")),
-        ("bytes the client's kernel accepted, as a share of the four buffers read back", range(&ratio, 0, "%")),
+        (
+            "bytes the client's kernel accepted, as a share of the four buffers read back",
+            range(&ratio, 0, "%"),
+        ),
         (
             "largest send queue at the stall",
-            sendq.iter().copied().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+            sendq
+                .iter()
+                .copied()
+                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
                 .map_or("none".to_owned(), |m| format!("{m:.0} bytes")),
         ),
-        ("ledger balanced on its one reading", format!("{balanced} of {runs}")),
+        (
+            "ledger balanced on its one reading",
+            format!("{balanced} of {runs}"),
+        ),
     ];
     stats("whole run, wall", wall, "ms");
     println!("  found by the cycle test: {by_cycle}; by silence: {by_silence}");
@@ -278,7 +302,10 @@ fn other() {
     }
     common::write(
         "deadlock-auto",
-        &format!("{} (`deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB`)", command()),
+        &format!(
+            "{} (`deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB`)",
+            command()
+        ),
         "release build, 3 runs",
         &table,
     );
@@ -434,7 +461,9 @@ fn main() {
         common::write(
             "deadlock-series",
             &command(),
-            &format!("release build, {runs} runs per column without added load, {loaded} with both cores kept busy"),
+            &format!(
+                "release build, {runs} runs per column without added load, {loaded} with both cores kept busy"
+            ),
             &table,
         );
     }

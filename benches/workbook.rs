@@ -107,7 +107,9 @@ fn floor_mib_s(bytes: usize) -> f64 {
 fn main() {
     let n = runs();
     let command = match std::env::var("WORKBOOK_BENCH_RUNS") {
-        Ok(r) => format!("WORKBOOK_BENCH_RUNS={r} cargo bench --bench workbook"),
+        Ok(r) => {
+            format!("WORKBOOK_BENCH_RUNS={r} cargo bench --bench workbook")
+        }
         Err(_) => "cargo bench --bench workbook".to_owned(),
     };
     let workbook = env!("CARGO_BIN_EXE_workbook");
@@ -199,8 +201,9 @@ fn main() {
     );
 
     let rss_runs = n.min(3);
-    let mut memory_table =
-        String::from("| `deadlock --fixed` | peak resident memory |\n|---|---|\n");
+    let mut memory_table = String::from(
+        "| `deadlock --fixed` | peak resident memory |\n|---|---|\n",
+    );
     for bytes in ["64MiB", "1GiB"] {
         let rss: Vec<f64> = (0..rss_runs)
             .map(|_| {
