@@ -17,6 +17,12 @@
 //! - the fix's throughput and peak memory for 1 GiB; autotuned buffers;
 //! - the stall point against the buffer size, 8 KiB to 4 MiB, written to
 //!   `chapters/images/deadlock-sweep.csv` and `.svg`.
+//!
+//! Each part writes the figures chapter 10 shows into `chapters/generated/`
+//! (`deadlock-series.md`, `deadlock-auto.md`, `deadlock-sweep.md`), headed
+//! by the command, date, machine and runs; the chapter includes them. For a
+//! short run on a busy machine, e.g.
+//! `DEADLOCK_BENCH_RUNS=10 DEADLOCK_BENCH_LOADED_RUNS=50 cargo bench --bench deadlock`.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -27,6 +33,8 @@ use plotters::prelude::*;
 use tcp_workbook::experiments::deadlock::{Case, Observed};
 use tcp_workbook::lab::report::Report;
 use tcp_workbook::lab::watch::Detector;
+
+mod common;
 
 fn run(args: &[&str]) -> (f64, Report<Observed>) {
     let start = Instant::now();
@@ -52,6 +60,32 @@ fn quantiles(mut xs: Vec<f64>) -> (f64, f64, f64) {
     xs.sort_by(f64::total_cmp);
     (xs[0], xs[xs.len() / 2], xs[xs.len() - 1])
 }
+
+/// `min to max, median M UNIT`, or `none`.
+fn range(xs: &[f64], digits: usize, unit: &str) -> String {
+    if xs.is_empty() {
+        return "none".to_owned();
+    }
+    let (min, median, max) = quantiles(xs.to_vec());
+    format!("{min:.digits$} to {max:.digits$} {unit}, median {median:.digits$}")
+}
+
+/// The command line, with the knobs that were set.
+fn command() -> String {
+    let knobs: Vec<String> = [
+        "DEADLOCK_BENCH_RUNS",
+        "DEADLOCK_BENCH_LOADED_RUNS",
+        "DEADLOCK_BENCH_SWEEP_RUNS",
+        "DEADLOCK_BENCH_ONLY",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
+    .collect();
+    format!("{}cargo bench --bench deadlock", knobs.concat())
+}
+
+/// One column of the series table: a row's label and this series' value.
+type Column = Vec<(&'static str, String)>;
 
 fn stats(name: &str, xs: Vec<f64>, unit: &str) {
     if xs.is_empty() {
@@ -81,7 +115,7 @@ const COUNTERS: [&str; 4] = [
     "PruneCalled",
 ];
 
-fn series(title: &str, runs: usize, args: &[&str]) {
+fn series(title: &str, runs: usize, args: &[&str]) -> Column {
     println!("{title} ({runs} runs)");
     let (mut wall, mut ratio, mut sendq) = (vec![], vec![], vec![]);
     let (mut pauses, mut cycle_in_pause, mut onset) = (vec![], vec![], vec![]);
@@ -123,6 +157,57 @@ fn series(title: &str, runs: usize, args: &[&str]) {
         }
         balanced += usize::from(l.ledger_balanced() == Some(true));
     }
+    let held: Vec<f64> = cycle_in_pause
+        .iter()
+        .copied()
+        .filter(|&c| c > 0.0)
+        .collect();
+    let held_max = held.iter().copied().fold(0.0, f64::max);
+    let column: Column = vec![
+        ("runs", runs.to_string()),
+        (
+            "false verdicts (runs that did not match the book)",
+            mismatches.to_string(),
+        ),
+        ("stall found by the cycle test", by_cycle.to_string()),
+        (
+            "stall found by silence (`--stall-ms`)",
+            by_silence.to_string(),
+        ),
+        (
+            "pauses of more than 50 ms before the stall",
+            pauses.len().to_string(),
+        ),
+        (
+            "of them, with the cycle test holding before bytes moved again",
+            if held.is_empty() {
+                "0".to_owned()
+            } else {
+                format!("{}, for at most {held_max:.0} ms", held.len())
+            },
+        ),
+        (
+            "last byte moved to cycle test holding",
+            range(&onset, 0, "ms"),
+        ),
+        ("whole run, wall time", range(&wall, 0, "ms")),
+        (
+            "bytes the client's kernel accepted, as a share of the four buffers read back",
+            range(&ratio, 0, "%"),
+        ),
+        (
+            "largest send queue at the stall",
+            sendq
+                .iter()
+                .copied()
+                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+                .map_or("none".to_owned(), |m| format!("{m:.0} bytes")),
+        ),
+        (
+            "ledger balanced on its one reading",
+            format!("{balanced} of {runs}"),
+        ),
+    ];
     stats("whole run, wall", wall, "ms");
     println!("  found by the cycle test: {by_cycle}; by silence: {by_silence}");
     println!("  pauses over 50 ms before the stall: {}", pauses.len());
@@ -138,6 +223,7 @@ fn series(title: &str, runs: usize, args: &[&str]) {
     }
     println!("  ledger balanced on its one reading: {balanced} of {runs}");
     println!("  runs that did not match the book: {mismatches}");
+    column
 }
 
 fn with_cores_busy(f: impl FnOnce()) {
@@ -178,7 +264,12 @@ fn other() {
         .collect();
     stats("fix throughput", rates, "MiB/s");
     println!("deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB, 3 runs");
-    for _ in 0..3 {
+    let mut table = String::from(
+        "| run | wall time | outcome | client's kernel accepted | send queues (client, server) | \
+         receive queues (server, client) | buffers read back: client snd/rcv, server snd/rcv |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for i in 1..=3 {
         let args = ["--sndbuf", "auto", "--rcvbuf", "auto", "--bytes", "64MiB"];
         let (ms, r) = run(&args);
         let l = large(&r);
@@ -194,7 +285,30 @@ fn other() {
             q.client_recv_queue_bytes,
             l.buffers
         );
+        let b = &l.buffers;
+        table += &format!(
+            "| {i} | {ms:.0} ms | `{}` | {} bytes | {}, {} bytes | {}, {} bytes | {}/{}, {}/{} bytes |\n",
+            r.observed,
+            l.counts.client_sent_bytes,
+            q.client_send_queue_bytes,
+            q.server_send_queue_bytes,
+            q.server_recv_queue_bytes,
+            q.client_recv_queue_bytes,
+            b.client_sndbuf_bytes,
+            b.client_rcvbuf_bytes,
+            b.server_sndbuf_bytes,
+            b.server_rcvbuf_bytes,
+        );
     }
+    common::write(
+        "deadlock-auto",
+        &format!(
+            "{} (`deadlock --sndbuf auto --rcvbuf auto --bytes 64MiB`)",
+            command()
+        ),
+        "release build, 3 runs",
+        &table,
+    );
 }
 
 /// Stall points against the buffer size: CSV and SVG into chapters/images.
@@ -206,6 +320,10 @@ fn sweep(runs: usize) {
          stalled_min_bytes,stalled_median_bytes,stalled_max_bytes\n",
     );
     let mut rows = vec![];
+    let mut table = String::from(
+        "| `--sndbuf`, `--rcvbuf` | four buffers read back | client's kernel accepted at the stall: min / median / max | median share |\n\
+         |---|---|---|---|\n",
+    );
     for kib in sizes {
         let size = format!("{kib}KiB");
         let bytes = format!("{}", (kib * 1024 * 16).max(2 << 20));
@@ -226,6 +344,10 @@ fn sweep(runs: usize) {
             100.0 * median / total as f64
         );
         csv += &format!("{},{total},{runs},{min},{median},{max}\n", kib * 1024);
+        table += &format!(
+            "| {size} | {total} bytes | {min:.0} / {median:.0} / {max:.0} bytes | {:.0}% |\n",
+            100.0 * median / total as f64
+        );
         rows.push((total as f64, min, median, max));
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -234,6 +356,12 @@ fn sweep(runs: usize) {
     let svg = dir.join("deadlock-sweep.svg");
     draw_sweep(&svg, &rows).unwrap();
     println!("  written: chapters/images/deadlock-sweep.csv and .svg");
+    common::write(
+        "deadlock-sweep",
+        &command(),
+        &format!("release build, {runs} runs per buffer size"),
+        &table,
+    );
 }
 
 fn draw_sweep(
@@ -308,16 +436,36 @@ fn main() {
     let part = |name: &str| only.is_empty() || only == name;
     if part("series") {
         let runs = env_or("DEADLOCK_BENCH_RUNS", 30);
-        series("deadlock, default run, idle machine", runs, &[]);
-        series(
+        let idle = series("deadlock, default run, idle machine", runs, &[]);
+        let silence = series(
             "deadlock --cycle-ms 0 (silence only), idle machine",
             runs,
             &["--cycle-ms", "0"],
         );
         let loaded = env_or("DEADLOCK_BENCH_LOADED_RUNS", 1000);
+        let mut busy = vec![];
         with_cores_busy(|| {
-            series("deadlock, default run, both cores busy", loaded, &[]);
+            busy =
+                series("deadlock, default run, both cores busy", loaded, &[]);
         });
+        let mut table = String::from(
+            "| `cargo run --bin deadlock`, release build | default run, no added load | \
+             both cores kept busy | `--cycle-ms 0` (silence only), no added load |\n\
+             |---|---|---|---|\n",
+        );
+        for ((label, a), ((_, b), (_, c))) in
+            idle.iter().zip(busy.iter().zip(&silence))
+        {
+            table += &format!("| {label} | {a} | {b} | {c} |\n");
+        }
+        common::write(
+            "deadlock-series",
+            &command(),
+            &format!(
+                "release build, {runs} runs per column without added load, {loaded} with both cores kept busy"
+            ),
+            &table,
+        );
     }
     if part("other") {
         other();

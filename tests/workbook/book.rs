@@ -627,3 +627,220 @@ fn introduction_table_is_the_registry() {
         "chapters/introduction.md does not include generated/experiments.md"
     );
 }
+
+/// Figures a chapter may state in its prose because they are fixed, not
+/// measured, each with where it is fixed. Everything else a chapter reports
+/// (a time, a rate, a size, a share, a count of runs) comes from a file a
+/// benchmark or test writes: `{{#include generated/NAME.md}}` or a
+/// transcript. Keep this list short: a figure that is ours to choose and
+/// appears once is better marked where it stands ([`SETTING_MARK`]).
+const SET_FIGURES: &[(&str, &str)] = &[
+    // The kernel's and the RFCs' constants.
+    (
+        "1 s",
+        "RFC 6298 (2.1) initial RTO; Linux TCP_TIMEOUT_INIT, include/net/tcp.h",
+    ),
+    ("60 s", "Linux TCP_TIMEWAIT_LEN, include/net/tcp.h"),
+    (
+        "60000 ms",
+        "the same TCP_TIMEWAIT_LEN, as the transcripts print it",
+    ),
+    (
+        "200 ms",
+        "Linux TCP_RTO_MIN, include/net/tcp.h (the persist timer's floor too)",
+    ),
+    // Our defaults, each in its experiment's clap command (`--help`).
+    ("10 s", "every experiment's default --timeout-ms"),
+    (
+        "64 KiB",
+        "deadlock's default --sndbuf, --rcvbuf and --fix-chunk",
+    ),
+    ("8 ms", "deadlock's default --rto-min-ms"),
+    ("2 MiB", "deadlock's default --bytes"),
+    ("20 ms", "deadlock's default --cycle-ms"),
+    ("1000 ms", "deadlock's default --stall-ms"),
+    (
+        "4 MiB",
+        "partial-recv's and partial-send's default --message-bytes",
+    ),
+    ("10 ms", "partial-send's default --sndtimeo-ms"),
+    // The book's own sizes (FOPNP ch. 3, Listings 3-1 and tcp_deadlock.py).
+    ("16 bytes", "the book's sixteen-octet messages"),
+    ("1024 bytes", "the book's servers' recv(1024)"),
+    ("42 bytes", "tcp_deadlock.py's client's recv(42)"),
+    (
+        "1 KiB",
+        "the size the exercises set (--message-bytes, --chunk 1KiB)",
+    ),
+    (
+        "60999",
+        "the top of Linux's default ip_local_port_range, ip-sysctl.rst",
+    ),
+    // Neither measured nor a size.
+    (
+        "50 ms",
+        "the pause the watcher records as long, src/lab/watch.rs",
+    ),
+    (
+        "65534",
+        "the uid (nobody) experiments drop to, src/lab/privilege.rs",
+    ),
+    ("100%", "a whole, the reference a share is read against"),
+];
+
+/// Put on a line of prose whose figures are settings (ours, or an
+/// exercise's knob), not measurements: `<!-- set: WHAT SETS THEM -->`.
+/// Rendered, it is invisible; the test reads it.
+const SETTING_MARK: &str = "<!-- set: ";
+
+/// What counts as a figure in prose: a number with a unit of time, rate,
+/// size or share; `N of M`; `N runs`; `median N`; a bare number of five
+/// or more digits (a byte count).
+fn figure() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?x)
+            (?P<n>\d+(?:[.,]\d+)*) \s?
+              (?P<unit> ms|s|µs|us|seconds?|minutes?|MiB/s|MB/s|KiB|MiB|GiB|KB|kB|MB|GB|bytes?|%)
+              (?:\b|$|[^\w])
+            | \b\d+\ of\ \d+\b
+            | \b\d+\ (?:\w+\ ){0,2}runs?\b
+            | \bmedian\ (?:of\ )?\d+(?:\.\d+)?
+            | \b\d{5,}\b",
+        )
+        .unwrap()
+    })
+}
+
+/// The figures a chapter's prose states by hand: every [`figure`] outside
+/// code fences and inline code, on lines without [`SETTING_MARK`], that is
+/// neither in [`SET_FIGURES`] nor a set byte count ([`SET_NUMBERS`]).
+/// Answers (`<details>`) count.
+fn typed_figures(text: &str) -> Vec<(usize, String)> {
+    let code = Regex::new(r"`[^`]*`").unwrap();
+    let (mut fence, mut in_code) = (false, false);
+    let mut found = vec![];
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fence = !fence;
+            continue;
+        }
+        // Inline code may run on to the next line: close and reopen it.
+        let mut whole = if in_code {
+            format!("`{line}")
+        } else {
+            line.to_owned()
+        };
+        in_code = whole.matches('`').count() % 2 == 1;
+        if in_code {
+            whole.push('`');
+        }
+        if fence || line.contains(SETTING_MARK) || line.contains("{{#") {
+            continue;
+        }
+        let prose = code.replace_all(&whole, "`…`").replace("**", "");
+        for m in figure().captures_iter(&prose) {
+            let whole = m.get(0).unwrap();
+            if prose[..whole.start()].ends_with(|c: char| {
+                c.is_ascii_alphanumeric() || c == '.' || c == '-'
+            }) {
+                continue; // part of a word or a name: RFC 6298's 6298 is not
+            }
+            let shown = whole.as_str().trim_end_matches(|c: char| {
+                !c.is_alphanumeric() && c != '%' && c != '/'
+            });
+            let set = SET_FIGURES.iter().any(|(f, _)| *f == shown)
+                || m.name("n").is_some_and(|n| {
+                    SET_NUMBERS.contains(&n.as_str())
+                        && m["unit"].starts_with("byte")
+                })
+                || SET_NUMBERS.contains(&shown);
+            if !set {
+                found.push((i + 1, shown.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+/// No chapter types a measured figure by hand: a time, rate, size, share
+/// or count of runs in prose must be one the kernel, an RFC, the book or
+/// our defaults fix ([`SET_FIGURES`], or a line marked [`SETTING_MARK`]);
+/// anything measured comes from an included file that a benchmark or test
+/// writes, with its command, date, machine and runs. Figures typed once
+/// go stale when the code or the machine changes, and a fact-check found
+/// several that had.
+#[test]
+fn chapters_type_no_measured_figure() {
+    let mut problems = vec![];
+    for chapter in chapters() {
+        let name = chapter.file_name().unwrap().to_string_lossy().into_owned();
+        let text = fs::read_to_string(&chapter).unwrap();
+        for (line, shown) in typed_figures(&text) {
+            problems.push(format!("chapters/{name}:{line}: {shown}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "figures typed into chapter prose; include a generated file or a \
+         transcript instead (benches write chapters/generated/), describe \
+         the behaviour without the number, or, for a constant, add it with \
+         its source to SET_FIGURES in tests/workbook/book.rs (a setting of \
+         ours: mark the line `<!-- set: WHAT -->`):\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The scanner catches a typed time, rate, share and run count, and lets
+/// constants, marked settings, code and fenced output through.
+#[test]
+fn typed_figures_are_found_and_constants_are_not() {
+    let text = "It took 295 ms, at 5.5 MiB/s, 87% of the buffers.\n\
+                In 17 of 20 runs; 30 idle runs; median 2.65 s.\n\
+                The client sent 465050 over 1 s (RFC 6298) after 60 s.\n\
+                Sends 64 KiB per call <!-- set: --fix-chunk --> in 3 ms.\n\
+                Run `--bytes 4MiB --timeout-ms\n500`, with 131072 bytes.\n\
+                ```console\ntook 12 ms\n```\nafter 12 ms.\n";
+    let shown: Vec<String> =
+        typed_figures(text).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(
+        shown,
+        [
+            "295 ms",
+            "5.5 MiB/s",
+            "87%",
+            "17 of 20",
+            "30 idle runs",
+            "median 2.65",
+            "465050",
+            "12 ms"
+        ]
+    );
+}
+
+/// Every file a benchmark writes into `chapters/generated/` opens with the
+/// line that says how it was measured: the command, the date (UTC), the
+/// machine and cores, and the runs (`benches/common/mod.rs`).
+#[test]
+fn generated_figures_say_how_they_were_measured() {
+    let dir = root().join("chapters/generated");
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "experiments.md") {
+            continue; // the registry's table: no figures
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        let head: String = text.lines().take(2).collect::<Vec<_>>().join("\n");
+        for needed in
+            ["<!-- generated by `", "cargo bench", "UTC", "cores", "run"]
+        {
+            assert!(
+                head.contains(needed),
+                "{}: its first lines do not say {needed:?}; let the \
+                 benchmark write it:\n{head}",
+                path.display()
+            );
+        }
+    }
+}
