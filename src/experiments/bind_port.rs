@@ -40,7 +40,7 @@ const OTHER_HOST: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// What the default run observed. An errno of `None` means the call worked.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::lab::report::every_field_present)]
+#[schemars(transform = crate::lab::schema::every_field_present)]
 pub struct Observed {
     /// Case 1: the port the kernel gave the listener on 127.0.0.1.
     pub port: u16,
@@ -61,7 +61,7 @@ pub struct Observed {
 /// Case 3: one port below `ip_unprivileged_port_start`, bound by an
 /// ordinary user (and by root, if this process is root).
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::lab::report::every_field_present)]
+#[schemars(transform = crate::lab::schema::every_field_present)]
 pub struct Privileged {
     /// `ip_unprivileged_port_start`; `None` where it cannot be read.
     pub unprivileged_port_start: Option<u16>,

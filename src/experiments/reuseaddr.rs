@@ -49,7 +49,7 @@ type Answer = Option<Errno>;
 /// What the default run observed. An errno of `None` means `bind()` and
 /// `listen()` worked; a row of `None` means the kernel had no such row.
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::lab::report::every_field_present)]
+#[schemars(transform = crate::lab::schema::every_field_present)]
 pub struct Observed {
     /// 1: restarting an idle listener, no `SO_REUSEADDR`.
     pub idle_restart_errno: Option<Errno>,

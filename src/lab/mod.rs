@@ -19,6 +19,7 @@ pub mod process;
 pub mod pyfmt;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod server;
 pub mod tally;
 pub mod watch;

@@ -16,7 +16,7 @@ use crate::lab::report::Errno;
 /// blocking (`EINPROGRESS`), read at one moment: whether the handshake
 /// finished, failed, or is still waiting for an answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = crate::lab::report::every_field_present)]
+#[schemars(transform = crate::lab::schema::every_field_present)]
 pub struct Connecting {
     /// Its socket name: the kernel picks the port at `connect()`.
     pub name: SocketAddr,

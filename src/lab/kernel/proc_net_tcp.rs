@@ -13,26 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use super::tcp_info::TcpState;
 
-/// Lists every property of a row's schema as required, `null` for a
-/// `None`, so a report with a field missing fails its schema (the same
-/// rule as the reports' `every_field_present`, kept here so the kernel's
-/// view imports no report).
-fn every_field_present(schema: &mut schemars::Schema) {
-    let names: Vec<serde_json::Value> = schema
-        .get("properties")
-        .and_then(serde_json::Value::as_object)
-        .map(|p| p.keys().cloned().map(serde_json::Value::String).collect())
-        .unwrap_or_default();
-    schema.insert("required".into(), serde_json::Value::Array(names));
-}
-
 /// One row of the kernel's table of TCP sockets (`/proc/net/tcp` and
 /// `/proc/net/tcp6`, described in `proc(5)`): every TCP socket in this
 /// network namespace, including those no process holds any more, such as a
 /// connection in `TIME_WAIT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(transform = every_field_present)]
+#[schemars(transform = crate::lab::schema::every_field_present)]
 pub struct TcpRow {
     /// The socket's own address and port (column `local_address`).
     pub local: SocketAddr,
