@@ -296,15 +296,8 @@ fn run_case(
     drop(listener);
     sc.set_nonblocking(true).op("fcntl O_NONBLOCK")?; // see sendall()
     let sc = TcpStream::from(sc);
-    // A client that reads cannot be part of a cycle of waits: a reader
-    // starved of the CPU for a moment on a loaded machine only looks like
-    // one. The fix is judged by the stall window alone.
-    let mut opts = watch_opts(k, ctx);
-    if client == Client::Reading {
-        opts.confirm = None;
-    }
     let (watched, finished, evidence) = watch::while_running(
-        &opts,
+        &watch_opts(k, ctx, client == Client::Reading),
         || counters.watched(),
         // ANCHOR: cycle
         // The deadlock is a cycle of waits: both sides wait in poll() for
@@ -576,7 +569,7 @@ fn manual_client(
     let sock = connect_to(addr, k, t)?;
     let counters = Counters::default();
     let (watched, result, stall) = watch::while_running(
-        &watch_opts(k, ctx),
+        &watch_opts(k, ctx, false), // the book's client: it never reads
         || counters.watched(),
         || false, // it sees only its own side: silence decides
         label,
