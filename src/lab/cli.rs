@@ -29,6 +29,26 @@ pub struct Common {
         value_parser = clap::value_parser!(u64).range(1..=3_600_000)
     )]
     pub timeout_ms: u64,
+    /// Where the default run's sockets live: `private`, a network
+    /// namespace of its own with only its loopback (where the system
+    /// permits it, else the host's), or `host`, the host's loopback.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHERE",
+        value_enum,
+        default_value_t = NetworkChoice::Private
+    )]
+    pub network: NetworkChoice,
+}
+
+/// The values of `--network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkChoice {
+    /// A network namespace of its own, where the system permits it.
+    Private,
+    /// The host's own loopback, shared with every other program.
+    Host,
 }
 
 #[derive(Debug, clap::Parser)]

@@ -59,6 +59,7 @@ use crate::lab::report::Errno;
 
 mod helper;
 mod link;
+pub mod private;
 
 /// Host A's address on the veth link (it exists only inside host A).
 pub const HOST_A: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 1);

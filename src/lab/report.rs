@@ -13,6 +13,8 @@ use std::io;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::lab::netns::private::Network;
+
 /// What an experiment observed, compared with what the book predicts.
 /// `M` is the experiment's `Observed` struct; tests read reports back as
 /// `Report<sixteen::Observed>`, the runner as `Report<Value>`. `E` and `O`
@@ -32,6 +34,10 @@ pub struct Report<M = Value, E = String, O = String> {
     pub matched: bool,
     /// Wall time of the whole experiment, in ms.
     pub elapsed_ms: u64,
+    /// Where the run's sockets lived: `{"kind": "private"}`, or
+    /// `{"kind": "host", "why": ...}`; `None` where nobody knows (the
+    /// runner's report of a run it had to kill).
+    pub network: Option<Network>,
     /// What was measured on the way, each key with its unit.
     pub measurements: M,
 }

@@ -20,11 +20,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::lab::cli::{
-    Cli, EXIT_MATCHED, EXIT_MISMATCH, EXIT_USAGE, help_width, usage_error,
+    Cli, EXIT_MATCHED, EXIT_MISMATCH, EXIT_USAGE, NetworkChoice, help_width,
+    usage_error,
 };
 use crate::lab::error::SocketError;
 use crate::lab::experiment::{Ctx, Experiment, Outcome, Verdict};
 use crate::lab::narrate::{self, Narrator};
+use crate::lab::netns::private::{self, Network};
 use crate::lab::report::{Errno, ErrorInfo, Failure, Observation, Report};
 
 /// An outcome whose type is forgotten, so that entries of different
@@ -158,6 +160,7 @@ impl Entry {
             observed: observed.to_owned(),
             matched: observed == expected,
             elapsed_ms,
+            network: None,
             measurements: serde_json::to_value(verdict.measurements)
                 .expect("measurements always serialize"),
         }
@@ -180,6 +183,7 @@ impl Entry {
             observed: observed.to_owned(),
             matched: false,
             elapsed_ms,
+            network: None,
             measurements: serde_json::to_value(info)
                 .expect("ErrorInfo serializes"),
         }
@@ -278,20 +282,38 @@ pub fn main<E: Experiment>(
             ExitCode::from(EXIT_USAGE)
         });
     }
-    ctx.say = Narrator::default_run(ctx.json);
     let started = Instant::now();
+    // Before any thread starts: a new user namespace needs a process with
+    // one thread.
+    let network = match cli.common.network {
+        NetworkChoice::Private => private::enter(),
+        NetworkChoice::Host => Network::Host {
+            why: "asked for (--network host)".into(),
+        },
+    };
+    if let Err(e) = private::settle() {
+        narrate::error_line(format_args!(
+            "capset: {e}; hint: run with --network host"
+        ));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    ctx.say = Narrator::default_run(ctx.json);
+    ctx.say.say(network_line(&network));
     let result = E::run(&cli.knobs, &ctx);
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    let report = match result {
+    let mut report = match result {
         Ok(verdict) => entry.report(verdict, elapsed_ms),
         Err(e) => {
             narrate::error_line(&e);
             if ctx.json {
-                narrate::line(&entry.of_error(&e, elapsed_ms).to_json());
+                let mut report = entry.of_error(&e, elapsed_ms);
+                report.network = Some(network);
+                narrate::line(&report.to_json());
             }
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    report.network = Some(network);
     if ctx.json {
         narrate::line(&report.to_json());
     } else {
@@ -304,6 +326,17 @@ pub fn main<E: Experiment>(
     } else {
         EXIT_MISMATCH
     })
+}
+
+/// The narration's first line: where the run's sockets live, and why on
+/// the host when they do.
+fn network_line(network: &Network) -> String {
+    match network {
+        Network::Private => {
+            "network: private (a namespace of its own, only loopback)".into()
+        }
+        Network::Host { why } => format!("network: host ({why})"),
+    }
 }
 
 #[cfg(test)]
