@@ -81,6 +81,13 @@ pub fn send_in_pieces(
         if let Some(end) = heard_early(conn, unread)? {
             let sent = &message[..cuts[i]];
             t.note("received_before_it_answered", py_bytes(sent));
+            if let Err(Failed(why)) = t.still_running() {
+                return fail(format!(
+                    "{why}, after {} of {} octets",
+                    sent.len(),
+                    message.len()
+                ));
+            }
             return fail(format!(
                 "{end} after {} of {} octets, having received {}: it calls \
                  recv() once instead of until it has all {}",
@@ -128,10 +135,8 @@ pub fn heard_early(
 /// Another reply, none, or an RST after it.
 pub fn reply_then_end(t: &mut Trial, conn: &TcpStream) -> Checked {
     let mut conn = conn;
-    let reply = recv_all(&mut conn, 16).map_err(|e| {
-        let why = t.still_running().err().map_or(e.to_string(), |f| f.0);
-        Failed(format!("no 16-octet reply: {why}"))
-    })?;
+    let reply = recv_all(&mut conn, 16)
+        .map_err(|e| t.our_call_failed("no 16-octet reply", &e.into()))?;
     t.note("reply", py_bytes(&reply));
     if reply != FAREWELL {
         return fail(format!(

@@ -106,7 +106,7 @@ pub static SUITES: &[Suite] = &[
 fn replies_farewell(t: &mut Trial) -> Checked {
     let at = t.listening()?;
     let (_, reply) = sixteen::client(at, &t.quiet(), t.timeout())
-        .map_err(|e| t_reason(t, e))?;
+        .map_err(|e| t.our_call_failed("the book's client", &e))?;
     t.note("reply", py_bytes(&reply));
     if reply != FAREWELL {
         return fail(format!(
@@ -138,8 +138,7 @@ fn serves_next_client(t: &mut Trial) -> Checked {
     for which in ["first", "second"] {
         let got = sixteen::client(at, &t.quiet(), t.timeout());
         let (_, reply) = got.map_err(|e| {
-            let why = t.still_running().err().map_or(format!("{e:#}"), |f| f.0);
-            Failed(format!("the {which} client was not served: {why}"))
+            t.our_call_failed(&format!("the {which} client"), &e)
         })?;
         t.note(which, py_bytes(&reply));
     }
@@ -159,8 +158,12 @@ fn survives_reset(t: &mut Trial) -> Checked {
 fn survives_half_close(t: &mut Trial) -> Checked {
     let at = t.listening()?;
     let mut conn = connect(t, at)?;
-    conn.write_all(&HELLO[..5])?;
-    conn.shutdown(Shutdown::Write)?; // FIN after 5 octets
+    let sent_then_fin = conn
+        .write_all(&HELLO[..5])
+        .and_then(|()| conn.shutdown(Shutdown::Write)); // a FIN
+    if let Err(e) = sent_then_fin {
+        return Err(t.our_call_failed("5 octets, then a FIN", &e.into()));
+    }
     let (got, end) = read_to_end(&conn, t.timeout());
     t.note("half_closed_client_got", py_bytes(&got));
     t.note("then", end);
@@ -232,15 +235,12 @@ fn then_served(t: &mut Trial, after: &str) -> Checked {
         )),
         Err(e) => match died(t) {
             Some(Failed(why)) => fail(format!("{after} killed it: {why}")),
-            None => fail(format!("after {after}, the next client got: {e:#}")),
+            None => {
+                let doing = format!("after {after}, the book's client");
+                Err(t.our_call_failed(&doing, &e))
+            }
         },
     }
-}
-
-/// The program's state when our client's call failed with `e`: how it
-/// ended, if it did; else the error.
-fn t_reason(t: &mut Trial, e: anyhow::Error) -> Failed {
-    t.still_running().err().unwrap_or(Failed(format!("{e:#}")))
 }
 
 /// Our server for a client check: the book's listening socket on a port

@@ -220,6 +220,31 @@ impl<'a> Trial<'a> {
         }
     }
 
+    /// Why our side's call failed with `e`, as a finding about the
+    /// program: how it ended, if it has; that it did not answer within
+    /// our deadline, for a timeout (`EAGAIN` from `SO_RCVTIMEO`); else
+    /// the error (`ECONNRESET`, say) with `doing`, what we were doing.
+    pub fn our_call_failed(
+        &mut self,
+        doing: &str,
+        e: &anyhow::Error,
+    ) -> Failed {
+        if let Err(ended) = self.still_running() {
+            return Failed(format!("{doing}: {}", ended.0));
+        }
+        let io = e.chain().find_map(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .or_else(|| c.downcast_ref::<SocketError>().map(|s| &s.source))
+        });
+        let ms = self.opts.timeout.as_millis();
+        match io.map(std::io::Error::kind) {
+            Some(
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut,
+            ) => Failed(format!("{doing}: no answer within {ms} ms")),
+            _ => Failed(format!("{doing}: {}", one_error(e))),
+        }
+    }
+
     /// Waits at most `within` for the program to end, and returns its
     /// status.
     ///
@@ -302,6 +327,13 @@ impl<'a> Trial<'a> {
         };
         (reason, self.evidence)
     }
+}
+
+/// An error of ours without its hint: `recv from 127.0.0.1:40123:
+/// ECONNRESET (os error 104: Connection reset by peer)`.
+fn one_error(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    text.split("; hint:").next().unwrap_or(&text).to_owned()
 }
 
 /// The reason for a program that flooded its output.
