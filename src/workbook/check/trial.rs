@@ -20,6 +20,9 @@ use crate::lab::stranger::{self, Stranger, Vars, describe};
 /// in ms: often enough that a Python program's start-up sets the time.
 const POLL: Duration = Duration::from_millis(3);
 
+/// How long a program whose sockets failed us gets to finish exiting.
+const EXITING: Duration = Duration::from_millis(300);
+
 /// How the reader's program is run, for every check.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -229,18 +232,27 @@ impl<'a> Trial<'a> {
         doing: &str,
         e: &anyhow::Error,
     ) -> Failed {
-        if let Err(ended) = self.still_running() {
-            return Failed(format!("{doing}: {}", ended.0));
-        }
+        use std::io::ErrorKind::{TimedOut, WouldBlock};
         let io = e.chain().find_map(|c| {
             c.downcast_ref::<std::io::Error>()
                 .or_else(|| c.downcast_ref::<SocketError>().map(|s| &s.source))
         });
+        let kind = io.map(std::io::Error::kind);
+        // A program that is exiting has closed its sockets (our call saw
+        // the RST or the refusal) a moment before it can be waited for.
+        if !matches!(kind, Some(WouldBlock | TimedOut))
+            && let Some(reader) = self.reader.as_mut()
+        {
+            reader.wait_for(EXITING);
+        }
+        if let Err(ended) = self.still_running() {
+            return Failed(format!("{doing}: {}", ended.0));
+        }
         let ms = self.opts.timeout.as_millis();
-        match io.map(std::io::Error::kind) {
-            Some(
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut,
-            ) => Failed(format!("{doing}: no answer within {ms} ms")),
+        match kind {
+            Some(WouldBlock | TimedOut) => {
+                Failed(format!("{doing}: no answer within {ms} ms"))
+            }
             _ => Failed(format!("{doing}: {}", one_error(e))),
         }
     }
