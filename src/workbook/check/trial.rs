@@ -23,6 +23,11 @@ const POLL: Duration = Duration::from_millis(3);
 /// How long a program whose sockets failed us gets to finish exiting.
 const EXITING: Duration = Duration::from_millis(300);
 
+/// How many of the program's last lines before we stopped it the
+/// evidence repeats (`said_before_stop`), for people: the whole tail is
+/// in `output`.
+const SAID_LINES: usize = 4;
+
 /// How the reader's program is run, for every check.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -81,6 +86,7 @@ pub struct Trial<'a> {
     reader: Option<Stranger>,
     evidence: Map<String, Value>,
     listeners_before: Vec<SocketAddr>,
+    server: bool,
 }
 
 impl<'a> Trial<'a> {
@@ -93,6 +99,7 @@ impl<'a> Trial<'a> {
             reader: None,
             evidence: Map::new(),
             listeners_before: Vec::new(),
+            server: false,
         }
     }
 
@@ -155,6 +162,7 @@ impl<'a> Trial<'a> {
     /// port or on an address our client cannot reach, or does not listen
     /// within the start deadline.
     pub fn listening(&mut self) -> Result<SocketAddr, Failed> {
+        self.server = true;
         if self.reader.is_none() {
             self.start()?;
         }
@@ -310,7 +318,8 @@ impl<'a> Trial<'a> {
     }
 
     /// After the check: stops the program (`SIGINT`, `SIGTERM`,
-    /// `SIGKILL`), adds its exit and output to the evidence, and returns
+    /// `SIGKILL`; a client that failed gets a moment to end by itself
+    /// first), adds its exit and output to the evidence, and returns
     /// the reason the check failed (`None`: it passed) and the evidence.
     pub(crate) fn finish(
         mut self,
@@ -319,8 +328,21 @@ impl<'a> Trial<'a> {
         let Some(mut reader) = self.reader.take() else {
             return (result.err().map(|f| f.0), self.evidence);
         };
+        if result.is_err() && !self.server {
+            // A client that failed is often ending by itself: its exit
+            // status and last words are then its own, not our signal's.
+            reader.wait_for(EXITING);
+        }
+        let before = reader.output();
         let stopped = reader.stop(self.opts.grace);
         let out = reader.output();
+        let said: Vec<&str> = before
+            .text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let last = said[said.len().saturating_sub(SAID_LINES)..].join("\n");
+        self.note("said_before_stop", last);
         let exit = stopped.status.as_ref().map_or("unknown".into(), describe);
         self.note("exit", exit);
         self.note("stopped_by", stopped.by.map(|s| s.as_str()));
