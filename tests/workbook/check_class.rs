@@ -214,7 +214,7 @@ time.sleep(60)
         std::thread::sleep(Duration::from_millis(10));
     };
     // Its grandchild, which left its group: our child's only other child.
-    let escaped = children_of_session_leaders_born_after(reader);
+    let escaped = others_running(&script, reader);
     killpg(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let end = Instant::now() + Duration::from_secs(5);
     let status = loop {
@@ -232,9 +232,10 @@ time.sleep(60)
     }
 }
 
-/// The processes running `python3 ...escapes.py` other than `reader`:
-/// the grandchild that left the reader's group and session.
-fn children_of_session_leaders_born_after(reader: u32) -> Vec<u32> {
+/// The processes running `script` other than `reader`: the grandchild
+/// that left the reader's group and session.
+fn others_running(script: &std::path::Path, reader: u32) -> Vec<u32> {
+    let script = script.to_str().unwrap();
     let end = Instant::now() + Duration::from_secs(5);
     loop {
         let mut found = vec![];
@@ -247,10 +248,7 @@ fn children_of_session_leaders_born_after(reader: u32) -> Vec<u32> {
             let cmdline =
                 std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline);
-            if pid != reader
-                && cmdline.contains("escapes.py")
-                && is_running(pid)
-            {
+            if pid != reader && cmdline.contains(script) && is_running(pid) {
                 found.push(pid);
             }
         }

@@ -47,6 +47,9 @@ pub struct Options {
     pub start: Duration,
     /// How long it has to end after `SIGINT`, and again after `SIGTERM`.
     pub grace: Duration,
+    /// Whether the program and our side have a network namespace of their
+    /// own: only then is a new listener surely the program's.
+    pub private: bool,
 }
 
 /// Why a check failed, in one line for people.
@@ -185,9 +188,12 @@ impl<'a> Trial<'a> {
                     r.local
                 ));
             }
-            let new = rows
-                .iter()
-                .find(|r| !self.listeners_before.contains(&r.local));
+            // On the host's network another program may start listening
+            // meanwhile: only in our own namespace is a new one the
+            // program's.
+            let new = rows.iter().find(|r| {
+                self.opts.private && !self.listeners_before.contains(&r.local)
+            });
             if let Some(r) = new {
                 self.note("listening", r.local);
                 return fail(format!(
