@@ -302,13 +302,17 @@ impl<'a> Trial<'a> {
     }
 
     /// Waits at most `within` until the program has read everything our
-    /// connection `conn` sent (its receive queue is empty); returns what
-    /// is still unread then (0 if all was read).
+    /// connection `conn` sent (its receive queue is empty) and is asleep
+    /// (blocked, as in the next `recv`, or ended): whatever it does with
+    /// what it read, it has done by then, however slowly it is scheduled.
+    /// Returns what is still unread then (0 if all was read).
     pub fn wait_read_by_peer(&self, conn: &TcpStream, within: Duration) -> u32 {
         let end = Instant::now() + within;
+        let pid = self.reader.as_ref().map(Stranger::pid);
         loop {
             let unread = self.unread_by_peer(conn).unwrap_or(0);
-            if unread == 0 || Instant::now() >= end {
+            let asleep = pid.is_none_or(crate::lab::process::asleep);
+            if (unread == 0 && asleep) || Instant::now() >= end {
                 return unread;
             }
             std::thread::sleep(Duration::from_millis(1));
