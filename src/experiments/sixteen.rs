@@ -95,7 +95,7 @@ pub fn recv_all(sock: &mut impl Read, length: usize) -> io::Result<Vec<u8>> {
 // ANCHOR: listen
 /// The book's server setup: `socket()`, `SO_REUSEADDR`, `bind()`, and
 /// `listen(1)`. From here on, this socket only listens.
-fn listen_at(addr: SocketAddr) -> Result<Socket, SocketError> {
+pub fn listen_at(addr: SocketAddr) -> Result<Socket, SocketError> {
     let domain = Domain::for_address(addr);
     let sock =
         Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).op("socket")?;

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::lab::cli::{EXIT_MISMATCH, EXIT_USAGE};
@@ -66,6 +67,10 @@ enum Cmd {
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<OsString>,
     },
+    /// Grade a reader's own client or server against the book's
+    /// counterpart: `workbook check 01 --server -- python3 server.py
+    /// {host} {port}`.
+    Check(crate::workbook::check::run::CheckArgs),
     /// Run one experiment in this process, with its own arguments (used by
     /// the runner for its child processes).
     #[command(hide = true)]
@@ -85,11 +90,20 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     if let Some(code) = crate::lab::netns::helper_if_asked() {
         return code;
     }
-    let args = crate::lab::cli::help_width(Args::command())
+    let matches = crate::lab::cli::help_width(Args::command())
         .try_get_matches_from(args)
-        .and_then(|m| Args::from_arg_matches(&m))
+        .unwrap_or_else(|e| crate::lab::cli::usage_error(e, "workbook"));
+    let args = Args::from_arg_matches(&matches)
         .unwrap_or_else(|e| crate::lab::cli::usage_error(e, "workbook"));
     match &args.command {
+        Some(Cmd::Check(check)) => {
+            // --jobs only if given: --each's default is the cores.
+            let given = matches.subcommand_matches("check").and_then(|m| {
+                (m.value_source("jobs") == Some(ValueSource::CommandLine))
+                    .then_some(usize::from(args.jobs))
+            });
+            crate::workbook::check::run::main(check.clone(), args.json, given)
+        }
         Some(Cmd::List) => {
             list();
             ExitCode::SUCCESS

@@ -52,7 +52,7 @@ impl TcpRow {
 /// understand.
 pub fn tcp_rows(keep: impl Fn(&TcpRow) -> bool) -> io::Result<Vec<TcpRow>> {
     let mut rows = Vec::new();
-    tcp_rows_with(|row, _| {
+    tcp_rows_with(|row, _, _| {
         if keep(&row) {
             rows.push(row);
         }
@@ -60,9 +60,34 @@ pub fn tcp_rows(keep: impl Fn(&TcpRow) -> bool) -> io::Result<Vec<TcpRow>> {
     Ok(rows)
 }
 
+/// Returns the receive queue of the socket at `local` whose peer is
+/// `remote`, in bytes, from the kernel's table (column `rx_queue`): for a
+/// connected socket, the bytes that have arrived and its program has not
+/// read yet; for a listening socket (`remote` is `0.0.0.0:0` or `[::]:0`),
+/// the connections waiting for `accept(2)`. `None`: no such row.
+///
+/// This reads another program's socket from outside it: `workbook check`
+/// sees whether a reader's server has read what our client sent.
+///
+/// # Errors
+/// As for [`tcp_rows`].
+pub fn receive_queue(
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> io::Result<Option<u32>> {
+    let mut found = None;
+    tcp_rows_with(|row, _, rx| {
+        if row.local == local && row.remote == remote {
+            found = Some(rx);
+        }
+    })?;
+    Ok(found)
+}
+
 /// Calls `each` with every row of `/proc/net/tcp`, then `/proc/net/tcp6`,
-/// and the row's timer code (column `tr`).
-fn tcp_rows_with(mut each: impl FnMut(TcpRow, u8)) -> io::Result<()> {
+/// the row's timer code (column `tr`) and its receive queue in bytes
+/// (column `rx_queue`).
+fn tcp_rows_with(mut each: impl FnMut(TcpRow, u8, u32)) -> io::Result<()> {
     let tick_ms = 1000 / clock_ticks_per_second();
     for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let text = match std::fs::read_to_string(file) {
@@ -70,10 +95,13 @@ fn tcp_rows_with(mut each: impl FnMut(TcpRow, u8)) -> io::Result<()> {
             read => read?,
         };
         for line in text.lines().skip(1) {
-            let (row, tr) = parse_tcp_row(line, tick_ms).ok_or_else(|| {
-                io::Error::new(InvalidData, format!("{file}: {line}"))
-            })?;
-            each(row, tr);
+            let parsed = parse_tcp_row(line, tick_ms)
+                .zip(parse_rx_queue(line))
+                .ok_or_else(|| {
+                    io::Error::new(InvalidData, format!("{file}: {line}"))
+                })?;
+            let ((row, tr), rx) = parsed;
+            each(row, tr, rx);
         }
     }
     Ok(())
@@ -208,7 +236,7 @@ pub fn timer(sock: &impl AsFd) -> io::Result<TcpTimer> {
     let local = sock.local_addr()?.as_socket();
     let remote = sock.peer_addr()?.as_socket();
     let mut found = None;
-    tcp_rows_with(|row, tr| {
+    tcp_rows_with(|row, tr, _| {
         if Some(row.local) == local && Some(row.remote) == remote {
             found = Some(tr);
         }
@@ -238,6 +266,12 @@ fn parse_tcp_row(line: &str, tick_ms: u64) -> Option<(TcpRow, u8)> {
         timer_left_ms: (tr != "00").then_some(ticks * tick_ms),
     };
     Some((row, u8::from_str_radix(tr, 16).ok()?))
+}
+
+/// The `rx_queue` of a line (`tx_queue:rx_queue`, hexadecimal, field 4).
+fn parse_rx_queue(line: &str) -> Option<u32> {
+    let field = line.split_whitespace().nth(4)?;
+    u32::from_str_radix(field.split_once(':')?.1, 16).ok()
 }
 
 /// `0100007F:0424` is 127.0.0.1:1060 (on a little-endian machine).
