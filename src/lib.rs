@@ -21,8 +21,9 @@
 //! ([`lab::pyfmt`]), two peers on two threads ([`lab::peers`]), the manual
 //! server's accept loop ([`lab::server`]), a recording reader
 //! ([`lab::tally`]), byte counters and stalls ([`lab::watch`]), plots
-//! ([`lab::plot`]), one call as an unprivileged user ([`lab::privilege`]),
-//! two private hosts ([`lab::netns`]), the kernel's view of a socket, one
+//! ([`lab::plot`]) and sequence diagrams of segments ([`lab::sequence`]),
+//! one call as an unprivileged user ([`lab::privilege`]), a network of
+//! the run's own and two private hosts ([`lab::netns`]), the kernel's view of a socket, one
 //! file per interface ([`lab::kernel`]), child processes and what a run
 //! costs ([`lab::process`]), and output files written whole
 //! ([`lab::out_file`]).

@@ -39,25 +39,33 @@
 //! [`TwoHosts::build`] returns a [`Skipped`] with the reason and the
 //! command that would enable it.
 
-use std::ffi::OsString;
-use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Ipv4Addr;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use nix::errno::Errno as NixErrno;
-use nix::sys::socket::{
-    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
-    sendmsg, socketpair,
-};
 use serde::{Deserialize, Serialize};
-use socket2::{Domain, SockRef, Socket, Type};
+use socket2::Socket;
 
-use crate::lab::error::Op;
 use crate::lab::report::Errno;
 
+#[cfg(target_os = "linux")]
+use {
+    crate::lab::error::Op,
+    nix::errno::Errno as NixErrno,
+    nix::sys::socket::{
+        AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+        recvmsg, sendmsg, socketpair,
+    },
+    socket2::{Domain, SockRef, Type},
+    std::ffi::OsString,
+    std::io::{self, IoSlice, IoSliceMut},
+    std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd},
+    std::process::{Child, Command, Stdio},
+};
+
+#[cfg(target_os = "linux")]
 mod helper;
+#[cfg(target_os = "linux")]
 mod link;
 pub mod private;
 
@@ -93,6 +101,7 @@ pub struct Skipped {
     pub enable: String,
 }
 
+#[cfg(target_os = "linux")]
 /// Two private hosts, while this value lives. Dropping it ends the helper,
 /// and with it the namespaces and the veth pair.
 #[derive(Debug)]
@@ -101,6 +110,7 @@ pub struct TwoHosts {
     ctl: OwnedFd,
 }
 
+#[cfg(target_os = "linux")]
 impl TwoHosts {
     /// Builds host A and host B (see the module's documentation), waiting
     /// at most `timeout` for the helper. Call it from the thread that will
@@ -218,6 +228,7 @@ impl TwoHosts {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Drop for TwoHosts {
     /// Closes our end: the helper reads end-of-file and exits, and the
     /// namespaces go with its descriptors. Killed if it has not exited
@@ -238,6 +249,7 @@ impl Drop for TwoHosts {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// The skip report for a failure with errno number `errno`.
 fn skipped(reason: &str, errno: i32) -> Skipped {
     let e = NixErrno::from_raw(errno);
@@ -265,6 +277,7 @@ fn skipped(reason: &str, errno: i32) -> Skipped {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// If this process was started as the namespace helper (its first argument
 /// is [`HELPER_ARG`]), runs the helper and returns its exit status;
 /// otherwise returns `None` at once. Every entry point calls this first,
@@ -298,6 +311,7 @@ pub fn helper_if_asked() -> Option<ExitCode> {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// Our end of the socket pair (a copy of fd 0), if `rest` is exactly our
 /// parent's pid and fd 0 is a Unix `SOCK_SEQPACKET` socket; `None` if not.
 fn parents_socket(rest: &[OsString]) -> Option<OwnedFd> {
@@ -312,4 +326,44 @@ fn parents_socket(rest: &[OsString]) -> Option<OwnedFd> {
     let ours = sock.domain().ok()? == Domain::UNIX
         && sock.r#type().ok()? == Type::SEQPACKET;
     ours.then(|| fd0.try_clone_to_owned().ok()).flatten()
+}
+
+/// Elsewhere than on Linux there are no network namespaces: the two hosts
+/// are never built, and the experiment says why.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+pub struct TwoHosts(());
+
+#[cfg(not(target_os = "linux"))]
+impl TwoHosts {
+    /// Returns `Ok(Err(skipped))`: network namespaces are Linux's.
+    ///
+    /// # Errors
+    /// None here; the `Result` is Linux's.
+    pub fn build(_timeout: Duration) -> anyhow::Result<Result<Self, Skipped>> {
+        Ok(Err(Skipped {
+            reason: "network namespaces exist only on Linux".into(),
+            errno: None,
+            enable: "run the experiment on Linux".into(),
+        }))
+    }
+
+    /// Never called: no `TwoHosts` exists here.
+    ///
+    /// # Errors
+    /// Always `Unsupported`.
+    pub fn socket(&self, _host: Host) -> std::io::Result<Socket> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    /// Never called: no `TwoHosts` exists here.
+    pub fn helper_pid(&self) -> u32 {
+        0
+    }
+}
+
+/// Elsewhere than on Linux no helper is ever started: `None`.
+#[cfg(not(target_os = "linux"))]
+pub fn helper_if_asked() -> Option<ExitCode> {
+    None
 }

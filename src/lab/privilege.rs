@@ -115,7 +115,7 @@ fn child(
     pipe: &OwnedFd,
 ) -> ! {
     let errno = |e: nix::errno::Errno| e as i32;
-    let (stage, errno) = if let Err(e) = nix::unistd::setgroups(&[]) {
+    let (stage, errno) = if let Err(e) = no_supplementary_groups() {
         (Stage::Groups, errno(e))
     } else if let Err(e) = nix::unistd::setgid(Gid::from_raw(gid)) {
         (Stage::Gid, errno(e))
@@ -172,4 +172,17 @@ fn read_report(pipe: &OwnedFd, timeout: Duration) -> io::Result<(Stage, i32)> {
         _ => Stage::Uid,
     };
     Ok((stage, word(4)))
+}
+
+/// `setgroups(2)` with an empty list: no supplementary groups.
+#[cfg(not(target_vendor = "apple"))]
+fn no_supplementary_groups() -> nix::Result<()> {
+    nix::unistd::setgroups(&[])
+}
+
+/// `setgroups(2)` with an empty list (nix has no wrapper for it on Apple's
+/// systems).
+#[cfg(target_vendor = "apple")]
+fn no_supplementary_groups() -> nix::Result<()> {
+    crate::lab::kernel::sys::setgroups_none()
 }

@@ -9,6 +9,7 @@ mod bad_input;
 mod book;
 mod interrupts;
 mod layout;
+mod network;
 mod outcomes;
 mod python_peers;
 mod robust;

@@ -8,6 +8,8 @@
 //! - [`proc_net_tcp`]: the table of every TCP socket (`/proc/net/tcp`),
 //!   which still lists a connection in `TIME_WAIT` after both its sockets
 //!   are closed, and the timer each socket has running.
+//! - [`sock_diag`]: every TCP socket of the namespace over `sock_diag(7)`,
+//!   whoever owns it, with a listener's backlog and accept queue.
 //! - [`sysctl`]: the port settings `bind(2)` obeys.
 //! - `sys` (private): every `unsafe` call, for Linux, and the stubs for
 //!   other systems.
@@ -23,6 +25,7 @@
 
 pub mod listen;
 pub mod proc_net_tcp;
+pub mod sock_diag;
 pub(crate) mod sys;
 pub mod sysctl;
 pub mod tcp_info;

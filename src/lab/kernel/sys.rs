@@ -27,6 +27,15 @@ pub(crate) struct RawTcpInfo {
     pub sacked: u32,
 }
 
+/// `setgroups(0, NULL)`: no supplementary groups (nix wraps it everywhere
+/// but on Apple's systems).
+#[cfg(target_vendor = "apple")]
+pub(crate) fn setgroups_none() -> nix::Result<()> {
+    // SAFETY: a count of 0 with a null list reads no memory.
+    let rc = unsafe { nix::libc::setgroups(0, std::ptr::null()) };
+    nix::errno::Errno::result(rc).map(drop)
+}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use linux::*;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]

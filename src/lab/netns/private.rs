@@ -28,18 +28,22 @@
 //! Nothing is left behind: the namespace belongs to this process and ends
 //! with it, however it ends. No named namespace is made.
 
-use std::time::Duration;
-
-use nix::sched::{CloneFlags, unshare};
 use serde::{Deserialize, Serialize};
 
-use super::link::Netlink;
+#[cfg(target_os = "linux")]
+use {
+    super::link::Netlink,
+    nix::sched::{CloneFlags, unshare},
+    std::time::Duration,
+};
 
 /// Loopback's interface number in every network namespace
 /// (`LOOPBACK_IFINDEX`).
+#[cfg(target_os = "linux")]
 const LO_INDEX: u32 = 1;
 
 /// How long the `rtnetlink(7)` request that brings `lo` up may wait.
+#[cfg(target_os = "linux")]
 const NETLINK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a run's sockets live.
@@ -74,6 +78,7 @@ impl Network {
 /// Never fails: where the namespace cannot be made, it returns
 /// [`Network::Host`] with the reason (the call, its errno and a hint), and
 /// the process stays where it was.
+#[cfg(target_os = "linux")]
 pub fn enter() -> Network {
     let host = |why: String| Network::Host { why };
     if crate::lab::process::thread_count() != Some(1) {
@@ -124,6 +129,15 @@ pub fn enter() -> Network {
     Network::Private
 }
 
+/// Elsewhere than on Linux there are no network namespaces:
+/// [`Network::Host`], saying so.
+#[cfg(not(target_os = "linux"))]
+pub fn enter() -> Network {
+    Network::Host {
+        why: "network namespaces exist only on Linux".into(),
+    }
+}
+
 /// Gives up the capabilities an ordinary user held inside its own user
 /// namespace since [`enter`] (root keeps its own, as on the host). After
 /// it, `bind(2)` below `ip_unprivileged_port_start` fails with `EACCES`,
@@ -133,9 +147,10 @@ pub fn enter() -> Network {
 /// # Errors
 /// `capset(2)` failed; the process then keeps its capabilities.
 pub fn settle() -> std::io::Result<()> {
-    if nix::unistd::geteuid().is_root() {
+    if nix::unistd::geteuid().is_root() || cfg!(not(target_os = "linux")) {
         return Ok(());
     }
+    #[cfg(target_os = "linux")]
     for set in [caps::CapSet::Effective, caps::CapSet::Permitted] {
         caps::clear(None, set)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
