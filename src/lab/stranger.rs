@@ -29,6 +29,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use wait_timeout::ChildExt;
 
+use crate::lab::netns::join::Join;
 use crate::lab::{deadline, guard, process};
 
 /// How much of the program's output is kept for the evidence: the last
@@ -153,6 +154,20 @@ impl Stranger {
         vars: &Vars,
         as_user: Option<u32>,
     ) -> io::Result<Stranger> {
+        Stranger::start_in(argv, vars, as_user, None)
+    }
+
+    /// As [`Stranger::start`], but inside the namespaces `join` opened
+    /// (host A's, say), if given: see [`crate::lab::netns::join`].
+    ///
+    /// # Errors
+    /// As for [`Stranger::start`]; also the child's `setns(2)` (`EPERM`).
+    pub fn start_in(
+        argv: &[String],
+        vars: &Vars,
+        as_user: Option<u32>,
+        join: Option<Join>,
+    ) -> io::Result<Stranger> {
         let (read_end, write_end) = nix::unistd::pipe()?;
         let mut command = Command::new(&argv[0]);
         command
@@ -163,8 +178,13 @@ impl Stranger {
             .stdout(Stdio::from(write_end.try_clone()?))
             .stderr(Stdio::from(write_end))
             .process_group(0);
-        if let Some(id) = as_user {
-            command.uid(id).gid(id); // std drops the groups as root
+        match (join, as_user) {
+            // First of the child's steps: the user switch comes after.
+            (Some(join), _) => join.before_exec(&mut command, as_user),
+            (None, Some(id)) => {
+                command.uid(id).gid(id); // std drops the groups as root
+            }
+            (None, None) => {}
         }
         limit(&mut command);
         process::die_with_parent(&mut command);

@@ -60,6 +60,26 @@ pub fn tcp_rows(keep: impl Fn(&TcpRow) -> bool) -> io::Result<Vec<TcpRow>> {
     Ok(rows)
 }
 
+/// As [`tcp_rows`], but the table of process `pid`'s network namespace
+/// (`/proc/PID/net/tcp` and `tcp6`), which may not be ours: the sockets of
+/// a program started inside another host ([`crate::lab::netns::join`]).
+///
+/// # Errors
+/// As for [`tcp_rows`]; `NotFound` once the process has gone.
+pub fn tcp_rows_of(
+    pid: u32,
+    keep: impl Fn(&TcpRow) -> bool,
+) -> io::Result<Vec<TcpRow>> {
+    let mut rows = Vec::new();
+    let dir = format!("/proc/{pid}/net");
+    tcp_rows_in(&dir, |row, _, _| {
+        if keep(&row) {
+            rows.push(row);
+        }
+    })?;
+    Ok(rows)
+}
+
 /// Returns the receive queue of the socket at `local` whose peer is
 /// `remote`, in bytes, from the kernel's table (column `rx_queue`): for a
 /// connected socket, the bytes that have arrived and its program has not
@@ -87,9 +107,18 @@ pub fn receive_queue(
 /// Calls `each` with every row of `/proc/net/tcp`, then `/proc/net/tcp6`,
 /// the row's timer code (column `tr`) and its receive queue in bytes
 /// (column `rx_queue`).
-fn tcp_rows_with(mut each: impl FnMut(TcpRow, u8, u32)) -> io::Result<()> {
+fn tcp_rows_with(each: impl FnMut(TcpRow, u8, u32)) -> io::Result<()> {
+    tcp_rows_in("/proc/net", each)
+}
+
+/// As [`tcp_rows_with`], from the directory `dir` (`/proc/PID/net`).
+fn tcp_rows_in(
+    dir: &str,
+    mut each: impl FnMut(TcpRow, u8, u32),
+) -> io::Result<()> {
     let tick_ms = 1000 / clock_ticks_per_second();
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for name in ["tcp", "tcp6"] {
+        let file = &format!("{dir}/{name}");
         let text = match std::fs::read_to_string(file) {
             Err(e) if file.ends_with('6') && e.kind() == NotFound => continue,
             read => read?,

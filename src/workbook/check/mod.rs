@@ -51,6 +51,7 @@
 //!    programs per role (one passes, one fails as a first try does), and
 //!    their rows in `tests/workbook/check.rs`.
 
+pub mod bind_interface;
 pub mod each;
 pub mod hostile;
 pub mod output;
@@ -63,7 +64,11 @@ pub mod trial;
 use suite::{Role, Suite};
 
 /// Every suite, from the experiments' check files, in number order.
-pub static SUITES: &[&[Suite]] = &[sixteen::SUITES, partial_recv::SUITES];
+pub static SUITES: &[&[Suite]] = &[
+    sixteen::SUITES,
+    partial_recv::SUITES,
+    bind_interface::SUITES,
+];
 
 /// The suite of experiment `number` for `role`; `None` if there is none.
 pub fn find(number: u8, role: Role) -> Option<&'static Suite> {
