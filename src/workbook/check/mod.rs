@@ -56,6 +56,7 @@ pub mod each;
 pub mod hostile;
 pub mod output;
 pub mod partial_recv;
+pub mod reuseaddr;
 pub mod run;
 pub mod sixteen;
 pub mod suite;
@@ -67,6 +68,7 @@ use suite::{Role, Suite};
 pub static SUITES: &[&[Suite]] = &[
     sixteen::SUITES,
     partial_recv::SUITES,
+    reuseaddr::SUITES,
     bind_interface::SUITES,
 ];
 
