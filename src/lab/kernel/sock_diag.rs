@@ -51,6 +51,25 @@ impl DiagSocket {
     }
 }
 
+/// `127.0.0.1:1060 LISTEN, backlog 1, 0 waiting, inode 4711`, or
+/// `127.0.0.1:1060 -> 127.0.0.1:40123 ESTABLISHED, queues 0/0, inode 4712`
+/// (receive queue / send queue, in bytes).
+impl std::fmt::Display for DiagSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (rq, wq, inode) = (self.recv_queue, self.send_queue, self.inode);
+        if self.is(TcpState::Listen) {
+            let state = self.state;
+            return write!(
+                f,
+                "{} {state}, backlog {wq}, {rq} waiting, inode {inode}",
+                self.local
+            );
+        }
+        write!(f, "{} -> {} {}, ", self.local, self.remote, self.state)?;
+        write!(f, "queues {rq}/{wq}, inode {inode}")
+    }
+}
+
 /// Dumps every TCP socket of this network namespace, IPv4 then IPv6,
 /// with one `SOCK_DIAG_BY_FAMILY` request each, each answer waited for at
 /// most [`DUMP_TIMEOUT`] (`SO_RCVTIMEO`).

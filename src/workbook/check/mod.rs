@@ -54,6 +54,7 @@
 pub mod bind_interface;
 pub mod each;
 pub mod hostile;
+pub mod listening_socket;
 pub mod output;
 pub mod partial_recv;
 pub mod reuseaddr;
@@ -68,6 +69,7 @@ use suite::{Role, Suite};
 pub static SUITES: &[&[Suite]] = &[
     sixteen::SUITES,
     partial_recv::SUITES,
+    listening_socket::SUITES,
     reuseaddr::SUITES,
     bind_interface::SUITES,
 ];

@@ -191,6 +191,12 @@ impl<'a> Trial<'a> {
         Some(reader.stop(self.opts.grace))
     }
 
+    /// How it ended (`exit status 0`, `killed by SIGKILL`), if it has;
+    /// `None` while it runs or before it starts.
+    pub fn ended(&mut self) -> Option<String> {
+        self.reader.as_mut()?.status().as_ref().map(describe)
+    }
+
     /// Its process id (its group's too); `None` before it starts.
     pub fn pid(&self) -> Option<u32> {
         self.reader.as_ref().map(Stranger::pid)
