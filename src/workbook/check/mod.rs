@@ -51,6 +51,7 @@
 //!    programs per role (one passes, one fails as a first try does), and
 //!    their rows in `tests/workbook/check.rs`.
 
+pub mod backlog;
 pub mod bind_interface;
 pub mod each;
 pub mod hostile;
@@ -72,6 +73,7 @@ pub static SUITES: &[&[Suite]] = &[
     listening_socket::SUITES,
     reuseaddr::SUITES,
     bind_interface::SUITES,
+    backlog::SUITES,
 ];
 
 /// The suite of experiment `number` for `role`; `None` if there is none.
