@@ -56,6 +56,28 @@ pub struct Knobs {
     pub(super) plot: Option<std::path::PathBuf>,
 }
 
+/// The knobs of a command line that gives none: the OS's buffer sizes
+/// and RTO (`sndbuf`, `rcvbuf` and `rto_min_ms` all `None`), as the
+/// book's script and the manual roles leave them; every other knob at its
+/// default.
+impl Default for Knobs {
+    fn default() -> Knobs {
+        use clap::{Args, FromArgMatches};
+        let none = Knobs::augment_args(clap::Command::new("deadlock"))
+            .no_binary_name(true)
+            .get_matches_from(std::iter::empty::<String>());
+        Knobs::from_arg_matches(&none).expect("every knob has a default")
+    }
+}
+
+impl Knobs {
+    /// How long without any byte moving before a stall is declared
+    /// (`--stall-ms`).
+    pub fn stall_window(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.stall_ms)
+    }
+}
+
 /// The default run's buffers where `--sndbuf`/`--rcvbuf` are not given:
 /// small, so the deadlock comes after a few hundred KiB.
 const RUN_BUFFER: BufferSize = BufferSize::Bytes(64 * 1024);

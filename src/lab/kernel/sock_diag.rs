@@ -42,6 +42,11 @@ pub struct DiagSocket {
     /// The socket's inode number (`idiag_inode`), as `/proc/PID/fd` links
     /// name it (`socket:[INODE]`); 0 once no program holds it (`TIME_WAIT`).
     pub inode: u32,
+    /// The peer's advertised receive window, in bytes: how much more this
+    /// socket may send (`tcpi_snd_wnd` of its `TCP_INFO`, the
+    /// `INET_DIAG_INFO` attribute); 0 when the peer's receive queue is
+    /// full. `None`: not a connection, or a kernel older than 6.2.
+    pub send_window_bytes: Option<u32>,
 }
 
 impl DiagSocket {
@@ -71,7 +76,8 @@ impl std::fmt::Display for DiagSocket {
 }
 
 /// Dumps every TCP socket of this network namespace, IPv4 then IPv6,
-/// with one `SOCK_DIAG_BY_FAMILY` request each, each answer waited for at
+/// each with its `TCP_INFO` (`INET_DIAG_INFO`), with one
+/// `SOCK_DIAG_BY_FAMILY` request each, each answer waited for at
 /// most [`DUMP_TIMEOUT`] (`SO_RCVTIMEO`).
 ///
 /// # Errors
@@ -107,12 +113,16 @@ mod linux {
     };
     use netlink_packet_sock_diag::SockDiagMessage;
     use netlink_packet_sock_diag::constants::IPPROTO_TCP;
+    use netlink_packet_sock_diag::inet::nlas::Nla;
     use netlink_packet_sock_diag::inet::{
         ExtensionFlags, InetRequest, SocketId, StateFlags,
     };
     use netlink_sys::{Socket, SocketAddr as NlAddr, protocols};
 
-    use super::{DUMP_TIMEOUT, DiagSocket, TcpState};
+    use super::{DUMP_TIMEOUT, DiagSocket, TcpState, send_window};
+
+    /// `TCP_LISTEN` in `include/net/tcp_states.h`.
+    const LISTEN: u8 = 10;
 
     /// One dump of `family`'s TCP sockets, every state.
     pub(super) fn dump(family: u8) -> io::Result<Vec<DiagSocket>> {
@@ -130,7 +140,7 @@ mod linux {
         let request = SockDiagMessage::InetRequest(InetRequest {
             family,
             protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
+            extensions: ExtensionFlags::INFO,
             states: StateFlags::all(),
             socket_id: id,
         });
@@ -187,6 +197,14 @@ mod linux {
                             send_queue: h.send_queue,
                             uid: h.uid,
                             inode: h.inode,
+                            send_window_bytes: r.nlas.iter().find_map(|n| {
+                                match n {
+                                    Nla::TcpInfo(raw) if h.state != LISTEN => {
+                                        send_window(raw)
+                                    }
+                                    _ => None,
+                                }
+                            }),
                         });
                     }
                     _ => {}
@@ -202,6 +220,15 @@ mod linux {
             "sock_diag: the dump did not end within the deadline",
         ))
     }
+}
+
+/// `tcpi_snd_wnd` from the raw `struct tcp_info` of an `INET_DIAG_INFO`
+/// attribute; `None` if the kernel's struct is too short to hold it.
+#[cfg(target_os = "linux")]
+fn send_window(raw: &[u8]) -> Option<u32> {
+    let at = std::mem::offset_of!(nix::libc::tcp_info, tcpi_snd_wnd);
+    let bytes = raw.get(at..at + 4)?;
+    Some(u32::from_ne_bytes(bytes.try_into().ok()?))
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -239,5 +266,40 @@ mod tests {
         let conn = all.iter().find(|s| s.local == mine).expect("a's row");
         assert_eq!((conn.state, conn.remote), (TcpState::Established, at));
         assert_eq!(conn.uid, nix::unistd::geteuid().as_raw());
+        assert_eq!(row.send_window_bytes, None, "a listener has no window");
+    }
+
+    /// Another socket's window, read from outside it: a sender whose peer
+    /// never reads sees the peer's window close to 0 in the dump, while
+    /// its send queue holds what could not go; an idle one has room.
+    #[test]
+    fn a_sender_facing_a_full_receiver_shows_a_zero_window() {
+        use std::io::Write;
+        let t = Duration::from_secs(10);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = listener.local_addr().unwrap();
+        let client = TcpStream::connect_timeout(&at, t).unwrap();
+        crate::lab::deadline::wait_readable(&listener, t).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        let mine = client.local_addr().unwrap();
+        let row = || {
+            let all = tcp_sockets().unwrap();
+            all.into_iter().find(|s| s.local == mine).expect("its row")
+        };
+        let idle = row().send_window_bytes.expect("Linux 6.2 or later");
+        assert!(idle > 0, "{idle}");
+        client.set_nonblocking(true).unwrap();
+        let end = std::time::Instant::now() + t;
+        let mut last = row();
+        while std::time::Instant::now() < end {
+            while (&client).write(&[7; 65536]).is_ok() {}
+            last = row();
+            if last.send_window_bytes == Some(0) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(last.send_window_bytes, Some(0), "{last}");
+        assert!(last.send_queue > 0, "{last}");
     }
 }

@@ -53,6 +53,7 @@
 
 pub mod backlog;
 pub mod bind_interface;
+pub mod deadlock;
 pub mod each;
 pub mod hostile;
 pub mod listening_socket;
@@ -74,6 +75,7 @@ pub static SUITES: &[&[Suite]] = &[
     reuseaddr::SUITES,
     bind_interface::SUITES,
     backlog::SUITES,
+    deadlock::SUITES,
 ];
 
 /// The suite of experiment `number` for `role`; `None` if there is none.
