@@ -282,8 +282,7 @@ fn finished(t: &mut Trial, n: &Counts) -> Checked {
 /// The last number in `line`: `received 16777216 bytes` gives 16777216.
 fn last_number(line: &str) -> Option<u64> {
     line.split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .last()?
+        .rfind(|w| !w.is_empty())?
         .parse()
         .ok()
 }
