@@ -25,7 +25,9 @@
 //! one call as an unprivileged user ([`lab::privilege`]), a network of
 //! the run's own and two private hosts ([`lab::netns`]), the kernel's view of a socket, one
 //! file per interface ([`lab::kernel`]), child processes and what a run
-//! costs ([`lab::process`]), and output files written whole
+//! costs ([`lab::process`]), a stranger's program run in its own process
+//! group with bounded output ([`lab::stranger`]), nothing left behind on
+//! Ctrl-C ([`lab::guard`]), and output files written whole
 //! ([`lab::out_file`]).
 //!
 //! ### [`experiments`]: one experiment per file
@@ -33,8 +35,11 @@
 //! includes; what only one experiment uses lives with it.
 //!
 //! ### [`workbook`]: the machinery above the experiments
-//! The one numbered list of experiments ([`workbook::registry`]) and the
-//! `workbook` command that runs them ([`workbook::runner`]).
+//! The one numbered list of experiments ([`workbook::registry`]), the
+//! `workbook` command that runs them ([`workbook::runner`]), and `workbook
+//! check`, which grades a reader's own client or server against the
+//! book's counterpart ([`workbook::check`]; its module head says how to add
+//! an experiment's checks).
 //! `src/bin/NAME.rs` only calls [`workbook::registry::main`].
 //!
 //! ## Adding an experiment

@@ -7,6 +7,8 @@
 mod answers;
 mod bad_input;
 mod book;
+mod check;
+mod check_class;
 mod interrupts;
 mod layout;
 mod network;

@@ -14,10 +14,12 @@ const WIDTH: usize = 80;
 
 /// The evidence keys the table shows only for a failed check (the
 /// framework adds them to every check).
-const ON_FAILURE: &[&str] = &["exit", "stopped_by", "output_bytes", "output"];
+const ON_FAILURE: &[&str] = &["exit", "stopped_by"];
 
-/// How many lines of the program's output the table shows.
-const OUTPUT_LINES: usize = 4;
+/// The evidence keys only `--json` shows: the whole output and its size
+/// (the table shows `said_before_stop`, its last lines before we stopped
+/// the program, under a failed check).
+const JSON_ONLY: &[&str] = &["output", "output_bytes", "said_before_stop"];
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,10 +108,12 @@ impl Printer {
         let total: u32 = fs.iter().map(|f| f.points).sum();
         match self.format {
             Format::Table => line(&format!(
-                "{} checks: {passed} passed, {} failed ({earned} of {total} \
-                 points)",
+                "{} check{}: {passed} passed, {} failed ({earned} of \
+                 {total} point{})",
                 fs.len(),
-                fs.len() - passed
+                plural(fs.len() as u32),
+                fs.len() - passed,
+                plural(total)
             )),
             Format::Gradescope => {
                 line(&gradescope(&self.title, fs).to_string());
@@ -141,8 +145,8 @@ pub fn table_row(f: &Finding) {
 }
 
 /// The evidence as `  key: value` lines, at most [`WIDTH`] columns (a
-/// longer value is cut with `…`); the program's exit and output only for
-/// a failed check, its output's last [`OUTPUT_LINES`] lines.
+/// longer value is cut with `…`); the program's exit, and its last lines
+/// before we stopped it (`| ...`), only for a failed check.
 pub fn evidence_lines(f: &Finding) -> Vec<String> {
     let mut out = Vec::new();
     let fit = |s: String| -> String {
@@ -153,7 +157,8 @@ pub fn evidence_lines(f: &Finding) -> Vec<String> {
         format!("{cut}…")
     };
     for (key, value) in &f.evidence {
-        if ON_FAILURE.contains(&key.as_str()) && (f.passed || key == "output") {
+        let key = key.as_str();
+        if JSON_ONLY.contains(&key) || (f.passed && ON_FAILURE.contains(&key)) {
             continue;
         }
         let text = match value {
@@ -163,12 +168,9 @@ pub fn evidence_lines(f: &Finding) -> Vec<String> {
         };
         out.push(fit(format!("    {key}: {text}")));
     }
-    let output = f.evidence.get("output").and_then(Value::as_str);
-    if let (false, Some(text)) = (f.passed, output) {
-        let lines: Vec<&str> =
-            text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let from = lines.len().saturating_sub(OUTPUT_LINES);
-        for l in &lines[from..] {
+    let said = f.evidence.get("said_before_stop").and_then(Value::as_str);
+    if let (false, Some(text)) = (f.passed, said) {
+        for l in text.lines() {
             out.push(fit(format!("    | {l}")));
         }
     }
@@ -248,4 +250,9 @@ pub fn list<'a>(suites: impl Iterator<Item = &'a Suite>) {
             }
         }
     }
+}
+
+/// `"s"` unless `n` is 1.
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

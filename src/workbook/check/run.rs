@@ -56,6 +56,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "WHERE", value_enum,
           default_value_t = NetworkChoice::Private)]
     pub network: NetworkChoice,
+    /// Run only this check of the suite (by name; see --list): a
+    /// gradebook test per check.
+    #[arg(long, value_name = "CHECK")]
+    pub only: Option<String>,
     /// List the checks of every experiment and role, and what each does.
     #[arg(long)]
     pub list: bool,
@@ -83,6 +87,15 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
         Ok(s) => s,
         Err(why) => return usage(why),
     };
+    if let Some(name) = &args.only
+        && !suite.checks.iter().any(|c| c.name == name)
+    {
+        let names: Vec<&str> = suite.checks.iter().map(|c| c.name).collect();
+        return usage(format!(
+            "no check {name:?} here; hint: the checks are {}",
+            names.join(", ")
+        ));
+    }
     if args.command.is_empty() {
         return usage(
             "no program given; hint: put it after --, as in \
@@ -132,7 +145,7 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
     let mut printer = output::Printer::new(format, suite, &opts.argv);
     printer.network(&network);
     let mut passed = true;
-    for finding in run_suite(suite, &opts, &network) {
+    for finding in run_suite(suite, &opts, &network, args.only.as_deref()) {
         passed &= finding.passed;
         printer.finding(&finding);
     }
@@ -186,6 +199,9 @@ fn child_args(args: &CheckArgs, file: &str) -> Vec<String> {
     if args.as_root {
         a.push("--as-root".into());
     }
+    if let Some(name) = &args.only {
+        a.push(format!("--only={name}"));
+    }
     if args.network == NetworkChoice::Host {
         a.push("--network=host".into());
     }
@@ -199,15 +215,19 @@ fn usage(why: String) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// Runs every check of `suite` on the program, one after another, and
-/// returns what each found, in order, as each finishes.
+/// Runs every check of `suite` (or only the one named `only`) on the
+/// program, one after another, and returns what each found, in order, as
+/// each finishes.
 pub fn run_suite<'a>(
     suite: &'static Suite,
     opts: &'a Options,
     network: &'a Network,
+    only: Option<&'a str>,
 ) -> impl Iterator<Item = Finding> + 'a {
     let entry = registry::find(&suite.number.to_string()).expect("registered");
-    suite.checks.iter().map(move |check| {
+    let chosen = suite.checks.iter();
+    let chosen = chosen.filter(move |c| only.is_none_or(|n| c.name == n));
+    chosen.map(move |check| {
         let started = Instant::now();
         let mut t = Trial::new(opts, 0);
         let result = match (suite.role, free_port(opts.host)) {

@@ -233,13 +233,14 @@ fn then_served(t: &mut Trial, after: &str) -> Checked {
             "after {after}, replied {} to the next client",
             py_bytes(&reply)
         )),
-        Err(e) => match died(t) {
-            Some(Failed(why)) => fail(format!("{after} killed it: {why}")),
-            None => {
-                let doing = format!("after {after}, the book's client");
-                Err(t.our_call_failed(&doing, &e))
+        Err(e) => {
+            let doing = format!("after {after}, the book's client");
+            let failed = t.our_call_failed(&doing, &e);
+            match died(t) {
+                Some(Failed(why)) => fail(format!("{after} killed it: {why}")),
+                None => Err(failed),
             }
-        },
+        }
     }
 }
 

@@ -21,6 +21,14 @@ use crate::lab::stranger::{self, Stranger, Vars, describe};
 /// in ms: often enough that a Python program's start-up sets the time.
 const POLL: Duration = Duration::from_millis(3);
 
+/// How long a program whose sockets failed us gets to finish exiting.
+const EXITING: Duration = Duration::from_millis(300);
+
+/// How many of the program's last lines before we stopped it the
+/// evidence repeats (`said_before_stop`), for people: the whole tail is
+/// in `output`.
+const SAID_LINES: usize = 4;
+
 /// How the reader's program is run, for every check.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -80,6 +88,7 @@ pub struct Trial<'a> {
     evidence: Map<String, Value>,
     listeners_before: Vec<SocketAddr>,
     skipped: Option<String>,
+    server: bool,
 }
 
 impl<'a> Trial<'a> {
@@ -93,6 +102,7 @@ impl<'a> Trial<'a> {
             evidence: Map::new(),
             listeners_before: Vec::new(),
             skipped: None,
+            server: false,
         }
     }
 
@@ -219,6 +229,7 @@ impl<'a> Trial<'a> {
     /// port or on an address our client cannot reach, or does not listen
     /// within the start deadline.
     pub fn listening(&mut self) -> Result<SocketAddr, Failed> {
+        self.server = true;
         if self.reader.is_none() {
             self.start()?;
         }
@@ -296,18 +307,27 @@ impl<'a> Trial<'a> {
         doing: &str,
         e: &anyhow::Error,
     ) -> Failed {
-        if let Err(ended) = self.still_running() {
-            return Failed(format!("{doing}: {}", ended.0));
-        }
+        use std::io::ErrorKind::{TimedOut, WouldBlock};
         let io = e.chain().find_map(|c| {
             c.downcast_ref::<std::io::Error>()
                 .or_else(|| c.downcast_ref::<SocketError>().map(|s| &s.source))
         });
+        let kind = io.map(std::io::Error::kind);
+        // A program that is exiting has closed its sockets (our call saw
+        // the RST or the refusal) a moment before it can be waited for.
+        if !matches!(kind, Some(WouldBlock | TimedOut))
+            && let Some(reader) = self.reader.as_mut()
+        {
+            reader.wait_for(EXITING);
+        }
+        if let Err(ended) = self.still_running() {
+            return Failed(format!("{doing}: {}", ended.0));
+        }
         let ms = self.opts.timeout.as_millis();
-        match io.map(std::io::Error::kind) {
-            Some(
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut,
-            ) => Failed(format!("{doing}: no answer within {ms} ms")),
+        match kind {
+            Some(WouldBlock | TimedOut) => {
+                Failed(format!("{doing}: no answer within {ms} ms"))
+            }
             _ => Failed(format!("{doing}: {}", one_error(e))),
         }
     }
@@ -365,7 +385,8 @@ impl<'a> Trial<'a> {
     }
 
     /// After the check: stops the program (`SIGINT`, `SIGTERM`,
-    /// `SIGKILL`), adds its exit and output to the evidence, and returns
+    /// `SIGKILL`; a client that failed gets a moment to end by itself
+    /// first), adds its exit and output to the evidence, and returns
     /// the reason the check failed (`None`: it passed) and the evidence.
     pub(crate) fn finish(
         mut self,
@@ -374,8 +395,21 @@ impl<'a> Trial<'a> {
         let Some(mut reader) = self.reader.take() else {
             return (result.err().map(|f| f.0), self.evidence);
         };
+        if result.is_err() && !self.server {
+            // A client that failed is often ending by itself: its exit
+            // status and last words are then its own, not our signal's.
+            reader.wait_for(EXITING);
+        }
+        let before = reader.output();
         let stopped = reader.stop(self.opts.grace);
         let out = reader.output();
+        let said: Vec<&str> = before
+            .text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let last = said[said.len().saturating_sub(SAID_LINES)..].join("\n");
+        self.note("said_before_stop", last);
         let exit = stopped.status.as_ref().map_or("unknown".into(), describe);
         self.note("exit", exit);
         self.note("stopped_by", stopped.by.map(|s| s.as_str()));
