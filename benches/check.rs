@@ -71,8 +71,10 @@ fn check(args: &[&str], file: &Path) -> (f64, Vec<Value>) {
         .unwrap();
     let wall = start.elapsed().as_secs_f64() * 1000.0;
     let text = String::from_utf8_lossy(&out.stdout);
-    let fs: Vec<Value> =
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let fs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (wall, fs)
 }
 
@@ -96,7 +98,10 @@ fn main() {
             start.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
-    table += &format!("| Python's start-up, `python3 -c pass` | {} | |\n", spread(python));
+    table += &format!(
+        "| Python's start-up, `python3 -c pass` | {} | |\n",
+        spread(python)
+    );
     for (args, file) in [
         (["01", "--server"], "01-sixteen/server_pass.py"),
         (["01", "--client"], "01-sixteen/client_pass.py"),
@@ -110,7 +115,8 @@ fn main() {
             let max = fs.iter().filter_map(|f| f["elapsed_ms"].as_f64());
             slowest.push(max.fold(0.0, f64::max));
         }
-        let checks = format!("{} checks", check(&args, &dir.path().join(file)).1.len());
+        let checks =
+            format!("{} checks", check(&args, &dir.path().join(file)).1.len());
         table += &format!(
             "| `check {} {}`, {checks}, on `{file}` | {} | {} |\n",
             args[0],
@@ -123,12 +129,22 @@ fn main() {
     for i in 0..40 {
         let who = class.join(format!("s{i:02}"));
         std::fs::create_dir_all(&who).unwrap();
-        std::fs::set_permissions(&who, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(&class, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let file = if i % 4 == 3 { "server_recv_once.py" } else { "server_pass.py" };
+        std::fs::set_permissions(&who, std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::fs::set_permissions(
+            &class,
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let file = if i % 4 == 3 {
+            "server_recv_once.py"
+        } else {
+            "server_pass.py"
+        };
         let copy = who.join("server.py");
         std::fs::copy(dir.path().join("01-sixteen").join(file), &copy).unwrap();
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o644))
+            .unwrap();
     }
     let glob = format!("{}/s*/server.py", class.display());
     let class_runs = n.min(3);
@@ -157,7 +173,9 @@ fn main() {
     common::write(
         "check-speed",
         &command,
-        &format!("release build, {n} runs of each row, {class_runs} of the class"),
+        &format!(
+            "release build, {n} runs of each row, {class_runs} of the class"
+        ),
         &table,
     );
 }

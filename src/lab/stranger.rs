@@ -145,24 +145,14 @@ pub struct Stranger {
 impl Stranger {
     /// Starts `argv` (already substituted) with `HOST` and `PORT` from
     /// `vars`, stdin closed, stdout and stderr to one pipe; as user and
-    /// group `as_user` if given (which needs root).
+    /// group `as_user` if given (which needs root); inside the namespaces
+    /// `join` opened (host A's, say) if given, see
+    /// [`crate::lab::netns::join`].
     ///
     /// # Errors
-    /// `pipe(2)` or the `fork(2)`/`execve(2)` of the program failed.
+    /// `pipe(2)` or the `fork(2)`/`execve(2)` of the program failed, or
+    /// the child's `setns(2)` (`EPERM`).
     pub fn start(
-        argv: &[String],
-        vars: &Vars,
-        as_user: Option<u32>,
-    ) -> io::Result<Stranger> {
-        Stranger::start_in(argv, vars, as_user, None)
-    }
-
-    /// As [`Stranger::start`], but inside the namespaces `join` opened
-    /// (host A's, say), if given: see [`crate::lab::netns::join`].
-    ///
-    /// # Errors
-    /// As for [`Stranger::start`]; also the child's `setns(2)` (`EPERM`).
-    pub fn start_in(
         argv: &[String],
         vars: &Vars,
         as_user: Option<u32>,
@@ -243,6 +233,19 @@ impl Stranger {
             bytes: out.bytes,
             flooded: out.flooded,
         }
+    }
+
+    /// Its output once it has ended: waits at most `within` for the
+    /// output thread to read the pipe to its end (every process of its
+    /// group has closed it), then returns the kept tail.
+    pub fn output_at_end(&mut self, within: Duration) -> Tail {
+        let end = Instant::now() + within;
+        while self.reader.as_ref().is_some_and(|r| !r.is_finished())
+            && Instant::now() < end
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.output()
     }
 
     /// Asks it to end: `SIGINT` to its group, `grace` to go, then

@@ -110,15 +110,12 @@ fn gets_everything_back(t: &mut Trial) -> Checked {
     if let Err(e) = served {
         let name = crate::lab::error::errno_name(&e);
         let e = name.unwrap_or_else(|| e.to_string());
-        t.still_running().map_err(|Failed(why)| {
-            Failed(format!(
-                "{why}, after it sent {} bytes",
-                n.server_read_bytes
-            ))
-        })?;
+        let ended = t
+            .ended()
+            .map_or(String::new(), |how| format!("; it has ended ({how})"));
         return fail(format!(
             "closed its socket before it had read everything back: our \
-             server's send after {} bytes got {e}",
+             server's send after {} bytes got {e}{ended}",
             n.server_sent_bytes
         ));
     }
@@ -249,7 +246,7 @@ fn stalled(t: &mut Trial, timing: &Timing, s: &AtStall, n: &Counts) -> Checked {
 fn finished(t: &mut Trial, n: &Counts) -> Checked {
     let status =
         t.exits_within(t.timeout(), "our server sent it everything")?;
-    let out = t.output();
+    let out = t.output_at_end();
     let last = out.text.lines().rev().find(|l| !l.trim().is_empty());
     let last = last.map(str::trim).map(str::to_owned);
     t.note("it_printed", &last);

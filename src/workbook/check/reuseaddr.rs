@@ -76,7 +76,10 @@ fn restarts_at_once(t: &mut Trial) -> Checked {
         Ok(_) => served_again(t, at),
         Err(Failed(why)) => {
             let port = at.port();
-            let out = t.output();
+            let out = match t.ended() {
+                Some(_) => t.output_at_end(), // its last words, all read
+                None => t.output(),
+            };
             let said = out
                 .text
                 .lines()

@@ -17,6 +17,8 @@ use crate::lab::narrate::Narrator;
 use crate::lab::netns::join::Join;
 use crate::lab::stranger::{self, Stranger, Vars, describe};
 
+mod control;
+
 /// How often the kernel's table is read while waiting for the program,
 /// in ms: often enough that a Python program's start-up sets the time.
 const POLL: Duration = Duration::from_millis(3);
@@ -131,26 +133,6 @@ impl<'a> Trial<'a> {
         Narrator::default_run(true)
     }
 
-    /// How long the program has to start listening (a server), or to end
-    /// once our side is done (a client).
-    pub fn start_within(&self) -> Duration {
-        self.opts.start
-    }
-
-    /// Skips the check: it cannot run here, for the reason `why` (one
-    /// line: what the system lacks, and how to allow it). Returns
-    /// `Ok(())`; the check is neither passed nor failed, and worth no
-    /// points.
-    pub fn skip(&mut self, why: impl Into<String>) -> Checked {
-        self.skipped = Some(why.into());
-        Ok(())
-    }
-
-    /// Why the check was skipped; `None` if it ran.
-    pub fn skipped(&self) -> Option<String> {
-        self.skipped.clone()
-    }
-
     /// Adds `value` to the evidence as `key`.
     pub fn note(&mut self, key: &str, value: impl Serialize) {
         let value = serde_json::to_value(value).unwrap_or(Value::Null);
@@ -165,16 +147,6 @@ impl<'a> Trial<'a> {
         self.start_joined(None)
     }
 
-    /// Starts the program as [`Trial::start`] does, but inside the
-    /// namespaces `join` opened (host A's): see
-    /// [`crate::lab::netns::join`].
-    ///
-    /// # Errors
-    /// It could not be started (`setns(2)` or `execve(2)` failed).
-    pub fn start_in(&mut self, join: Join) -> Checked {
-        self.start_joined(Some(join))
-    }
-
     fn start_joined(&mut self, join: Option<Join>) -> Checked {
         let listening = tcp_rows(|r| r.is(TcpState::Listen))?;
         self.listeners_before = listening.iter().map(|r| r.local).collect();
@@ -184,41 +156,11 @@ impl<'a> Trial<'a> {
             file: self.opts.file.clone(),
         };
         let argv = stranger::substitute(&self.opts.argv, &vars);
-        match Stranger::start_in(&argv, &vars, self.opts.as_user, join) {
+        match Stranger::start(&argv, &vars, self.opts.as_user, join) {
             Ok(s) => self.reader = Some(s),
             Err(e) => return fail(format!("could not start {argv:?}: {e}")),
         }
         Ok(())
-    }
-
-    /// Stops the program now, as the framework does after a check
-    /// (`SIGINT`, `SIGTERM`, then `SIGKILL`, each after the grace time),
-    /// and says how it stopped; `None` if it was not running. A later
-    /// [`Trial::start`] or [`Trial::listening`] starts it afresh; the
-    /// evidence the framework adds afterwards is that later run's.
-    pub fn stop(&mut self) -> Option<stranger::Stopped> {
-        let mut reader = self.reader.take()?;
-        Some(reader.stop(self.opts.grace))
-    }
-
-    /// How it ended (`exit status 0`, `killed by SIGKILL`), if it has;
-    /// `None` while it runs or before it starts.
-    pub fn ended(&mut self) -> Option<String> {
-        self.reader.as_mut()?.status().as_ref().map(describe)
-    }
-
-    /// Its process id (its group's too); `None` before it starts.
-    pub fn pid(&self) -> Option<u32> {
-        self.reader.as_ref().map(Stranger::pid)
-    }
-
-    /// What it has written so far (the kept tail of its stdout and
-    /// stderr); empty before it starts.
-    pub fn output(&self) -> stranger::Tail {
-        self.reader
-            .as_ref()
-            .map(Stranger::output)
-            .unwrap_or_default()
     }
 
     /// Starts the program (a server) and waits until the kernel shows it
