@@ -52,7 +52,7 @@ impl TcpRow {
 /// understand.
 pub fn tcp_rows(keep: impl Fn(&TcpRow) -> bool) -> io::Result<Vec<TcpRow>> {
     let mut rows = Vec::new();
-    tcp_rows_with(|row, _, _| {
+    tcp_rows_with("/proc/net", |row, _, _| {
         if keep(&row) {
             rows.push(row);
         }
@@ -71,11 +71,8 @@ pub fn tcp_rows_of(
     keep: impl Fn(&TcpRow) -> bool,
 ) -> io::Result<Vec<TcpRow>> {
     let mut rows = Vec::new();
-    let dir = format!("/proc/{pid}/net");
-    tcp_rows_in(&dir, |row, _, _| {
-        if keep(&row) {
-            rows.push(row);
-        }
+    tcp_rows_with(&format!("/proc/{pid}/net"), |r, _, _| {
+        keep(&r).then(|| rows.push(r));
     })?;
     Ok(rows)
 }
@@ -96,7 +93,7 @@ pub fn receive_queue(
     remote: SocketAddr,
 ) -> io::Result<Option<u32>> {
     let mut found = None;
-    tcp_rows_with(|row, _, rx| {
+    tcp_rows_with("/proc/net", |row, _, rx| {
         if row.local == local && row.remote == remote {
             found = Some(rx);
         }
@@ -104,15 +101,10 @@ pub fn receive_queue(
     Ok(found)
 }
 
-/// Calls `each` with every row of `/proc/net/tcp`, then `/proc/net/tcp6`,
-/// the row's timer code (column `tr`) and its receive queue in bytes
-/// (column `rx_queue`).
-fn tcp_rows_with(each: impl FnMut(TcpRow, u8, u32)) -> io::Result<()> {
-    tcp_rows_in("/proc/net", each)
-}
-
-/// As [`tcp_rows_with`], from the directory `dir` (`/proc/PID/net`).
-fn tcp_rows_in(
+/// Calls `each` with every row of `DIR/tcp`, then `DIR/tcp6`, where
+/// `dir` is `/proc/net` (or `/proc/PID/net`), the row's timer code (column
+/// `tr`) and its receive queue in bytes (column `rx_queue`).
+fn tcp_rows_with(
     dir: &str,
     mut each: impl FnMut(TcpRow, u8, u32),
 ) -> io::Result<()> {
@@ -265,7 +257,7 @@ pub fn timer(sock: &impl AsFd) -> io::Result<TcpTimer> {
     let local = sock.local_addr()?.as_socket();
     let remote = sock.peer_addr()?.as_socket();
     let mut found = None;
-    tcp_rows_with(|row, tr, _| {
+    tcp_rows_with("/proc/net", |row, tr, _| {
         if Some(row.local) == local && Some(row.remote) == remote {
             found = Some(tr);
         }
