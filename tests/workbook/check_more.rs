@@ -281,3 +281,78 @@ fn the_new_starting_points_fail_until_finished() {
         }
     }
 }
+
+/// Where the system allows no network namespace, 07's check is skipped
+/// (not failed), saying why and how to allow one, and worth no points;
+/// the run says it is on the host's network. The limit is set to 0 in a
+/// user namespace of the test's own (`user.max_net_namespaces`, which
+/// each user namespace has for itself), so the machine's is untouched.
+#[test]
+#[cfg(target_os = "linux")]
+fn without_namespaces_the_second_host_is_skipped() {
+    if python().is_none() {
+        return;
+    }
+    let dir = exercises(&[]);
+    let file = dir.path().join("07-bind-interface/server_pass.py");
+    let run = |format: &str| {
+        let mut c = std::process::Command::new(crate::bin("workbook"));
+        c.args(["check", "07", "--server", "--format", format, "--"]);
+        c.args(["python3", file.to_str().unwrap(), "{port}"]);
+        no_net_namespaces(&mut c);
+        let child = c.output().unwrap();
+        (
+            child.status.code(),
+            String::from_utf8_lossy(&child.stdout).into(),
+        )
+    };
+    let (code, json): (_, String) = run("json");
+    assert_eq!(code, Some(0), "{json}");
+    let f: Value = serde_json::from_str(json.trim()).unwrap();
+    let why = f["skipped"].as_str().unwrap_or_else(|| panic!("{f:#}"));
+    assert!(why.contains("ENOSPC"), "{why}");
+    assert!(why.contains("user.max_net_namespaces"), "{why}");
+    assert_eq!(
+        (&f["passed"], &f["points"]),
+        (&Value::Bool(true), &0.into())
+    );
+    assert_eq!(f["network"]["kind"], "host", "{f:#}");
+    let (_, table) = run("table");
+    assert!(
+        table.contains("reachable-from-another-host  skip "),
+        "{table}"
+    );
+}
+
+/// Makes `command`'s child enter a user namespace of its own, as root
+/// there, where no network namespace may be made: `unshare(2)`, its id
+/// maps, then `user.max_net_namespaces` set to 0. Everything the child
+/// writes is made before `fork(2)`: it allocates nothing.
+#[cfg(target_os = "linux")]
+fn no_net_namespaces(command: &mut std::process::Command) {
+    use nix::fcntl::{OFlag, open};
+    use nix::sched::{CloneFlags, unshare};
+    use nix::sys::stat::Mode;
+    use std::ffi::CString;
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    let c = |s: &str| CString::new(s).unwrap();
+    let writes = [
+        (c("/proc/self/setgroups"), b"deny".to_vec()),
+        (c("/proc/self/uid_map"), format!("0 {uid} 1").into_bytes()),
+        (c("/proc/self/gid_map"), format!("0 {gid} 1").into_bytes()),
+        (c("/proc/sys/user/max_net_namespaces"), b"0".to_vec()),
+    ];
+    // SAFETY: between fork and exec the closure makes system calls only
+    // (unshare, open, write, close), on data made before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            unshare(CloneFlags::CLONE_NEWUSER)?;
+            for (path, text) in &writes {
+                let fd = open(path.as_c_str(), OFlag::O_WRONLY, Mode::empty())?;
+                nix::unistd::write(&fd, text)?;
+            }
+            Ok(())
+        });
+    }
+}
