@@ -282,6 +282,140 @@ fn the_new_starting_points_fail_until_finished() {
     }
 }
 
+const IGNORES_SIGNALS: &str = "\
+import signal, socket, sys
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, signal.SIG_IGN)
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(1)
+while True:
+    c, _ = l.accept()
+    d = b''
+    while len(d) < 16:
+        d += c.recv(16 - len(d))
+    c.sendall(b'Farewell, client')
+    c.close()
+";
+const WAITS_FOR_THE_CLIENT: &str = "\
+import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(1)
+while True:
+    c, _ = l.accept()
+    c.recv(16)
+    c.sendall(b'Farewell, client')
+    c.recv(1)
+    c.close()
+";
+const NEVER_ACCEPTS: &str = "\
+import socket, sys, time
+l = socket.socket()
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(8)
+time.sleep(30)
+";
+const SENDS_NOTHING: &str = "\
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+time.sleep(30)
+";
+const EXITS_3: &str = "\
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b'capitalize this!')
+s.shutdown(socket.SHUT_WR)
+while s.recv(1024):
+    pass
+print('something went wrong')
+sys.exit(3)
+";
+const NO_COUNT: &str = "\
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b'capitalize this!')
+s.shutdown(socket.SHUT_WR)
+while s.recv(1024):
+    pass
+print('done')
+";
+
+/// Each other way these programs can go wrong is a finding that says
+/// which: a server that ignores SIGINT and SIGTERM cannot be restarted;
+/// one that waits for the client to close first gives our client no end
+/// of stream; one that never accepts leaves our clients in its accept
+/// queue; a client that sends nothing, exits non-zero, or prints no
+/// count. The runs go at once, each a process of its own.
+#[test]
+fn each_other_misbehaviour_is_named() {
+    if python().is_none() {
+        return;
+    }
+    let dir = exercises(&[
+        ("ignores.py", IGNORES_SIGNALS),
+        ("waits.py", WAITS_FOR_THE_CLIENT),
+        ("never.py", NEVER_ACCEPTS),
+        ("nothing.py", SENDS_NOTHING),
+        ("exits.py", EXITS_3),
+        ("nocount.py", NO_COUNT),
+    ]);
+    let short = ["--timeout-ms", "500"];
+    let cases: [(&str, &str, &str, &str); 7] = [
+        (
+            "06",
+            "ignores.py",
+            "restarts-at-once",
+            "ignores SIGINT and SIGTERM",
+        ),
+        (
+            "06",
+            "waits.py",
+            "restarts-at-once",
+            "no answer within 500 ms",
+        ),
+        (
+            "04",
+            "never.py",
+            "one-socket-per-conversation",
+            "not accepted",
+        ),
+        (
+            "09",
+            "never.py",
+            "queues-a-burst",
+            "did not accept the first",
+        ),
+        (
+            "10",
+            "nothing.py",
+            "gets-everything-back",
+            "sent nothing for",
+        ),
+        (
+            "10",
+            "exits.py",
+            "gets-everything-back",
+            "exited (exit status 3)",
+        ),
+        ("10", "nocount.py", "gets-everything-back", "holds no count"),
+    ];
+    std::thread::scope(|s| {
+        for (nn, file, name, why) in cases {
+            let (d, role) =
+                (dir.path(), if nn == "10" { "--client" } else { "--server" });
+            s.spawn(move || {
+                let mut args = vec![nn, role];
+                args.extend(short);
+                let out = check(&args, d, file, HOST_PORT);
+                failed(&out, name, &[why]);
+            });
+        }
+    });
+}
+
 /// Where the system allows no network namespace, 07's check is skipped
 /// (not failed), saying why and how to allow one, and worth no points;
 /// the run says it is on the host's network. The limit is set to 0 in a
