@@ -2,6 +2,7 @@
 """Exercise 04: a starting point for `workbook check 04 --server`.
 
 Usage: python3 server_start.py HOST PORT
+Check: workbook check 04 --server -- python3 server_start.py {host} {port}
 
 The sixteen-octet server of exercise 01, serving client after client. Two
 kinds of socket are at work in it: the listening one, which only ever

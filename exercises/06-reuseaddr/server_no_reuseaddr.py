@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""A reference server for `workbook check 06 --server`: it fails, the way a first try
-often does.
+"""A reference server for `workbook check 06 --server`: it fails, the
+way a first try often does.
 
-Usage: python3 server_pass.py HOST PORT
+Usage: python3 server_no_reuseaddr.py HOST PORT
 
 It never sets SO_REUSEADDR. Stopped and started again with nobody ever
 connected, it would not notice; but after a conversation it closed first,

@@ -2,6 +2,7 @@
 """Exercise 06: a starting point for `workbook check 06 --server`.
 
 Usage: python3 server_start.py HOST PORT
+Check: workbook check 06 --server -- python3 server_start.py {host} {port}
 
 The sixteen-octet server of exercise 01, made restartable. The check has
 one conversation with it (the server replies and closes first), stops it

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""A reference server for `workbook check 07 --server`: it fails, the way a first try often does.
+"""A reference server for `workbook check 07 --server`: it fails, the
+way a first try often does.
 
-Usage: python3 server_pass.py PORT
+Usage: python3 server_loopback_only.py PORT
 
 Binds 127.0.0.1, the loopback address: only a client on the same machine
 can reach that interface. A client on another machine gets its connect()

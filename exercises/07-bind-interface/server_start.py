@@ -2,6 +2,7 @@
 """Exercise 07: a starting point for `workbook check 07 --server`.
 
 Usage: python3 server_start.py PORT
+Check: workbook check 07 --server -- python3 server_start.py {port}
 
 Write the sixteen-octet server of exercise 01 so that a client on another
 machine can reach it. The check runs this program on one host of a small

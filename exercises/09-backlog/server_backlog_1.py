@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""A reference server for `workbook check 09 --server`: it fails, the way a first try
-often does.
+"""A reference server for `workbook check 09 --server`: it fails, the
+way a first try often does.
 
-Usage: python3 server_pass.py HOST PORT
+Usage: python3 server_backlog_1.py HOST PORT
 
 Keeps the book's listen(1), meant for one example client at a time. While
 it is busy with one client, the kernel lets only one or two more wait

@@ -2,6 +2,7 @@
 """Exercise 09: a starting point for `workbook check 09 --server`.
 
 Usage: python3 server_start.py HOST PORT
+Check: workbook check 09 --server -- python3 server_start.py {host} {port}
 
 The sixteen-octet server of exercise 01 serves one client at a time. While
 it is busy with one, the clients that arrive meanwhile cannot be

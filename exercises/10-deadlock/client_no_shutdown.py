@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""A reference client for `workbook check 10 --client`: it fails, the way a second try
-often does.
+"""A reference client for `workbook check 10 --client`: it fails, the
+way a second try often does.
 
-Usage: python3 client_pass.py HOST PORT [--bytes N]
+Usage: python3 client_no_shutdown.py HOST PORT [--bytes N]
 
 A second thread reads the replies while the main thread sends, as it
 should; but once everything is sent it never calls shutdown(SHUT_WR). The

@@ -2,6 +2,7 @@
 """Exercise 10: a starting point for `workbook check 10 --client`.
 
 Usage: python3 client_start.py HOST PORT [--bytes N]
+Check: workbook check 10 --client -- python3 client_start.py {host} {port}
 
 The server (the book's) reads what a client sends, up to 1024 bytes at a
 time, and sends each piece back upper-cased. Write a client that sends N

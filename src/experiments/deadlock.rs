@@ -103,8 +103,8 @@ fn sendall(
 // ANCHOR: server
 /// The book's server, for one connection: read up to 1024 bytes, send them
 /// back upper-cased, until the client half-closes (`recv` returns 0).
-/// `sc` is non-blocking (see [`sendall`]); each wait has the deadline
-/// `timeout`.
+/// `sc` is non-blocking (see `sendall()` above); each wait has the
+/// deadline `timeout`.
 ///
 /// # Errors
 /// A `recv(2)` or `send(2)` failed, or a wait passed `timeout`
