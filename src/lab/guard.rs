@@ -70,8 +70,15 @@ fn signals() -> SigSet {
 /// Kills every watched group, ends every watched child, and collects
 /// the orphans.
 fn end_everything() {
-    for &g in GROUPS.lock().expect("not poisoned").iter() {
+    let groups = GROUPS.lock().expect("not poisoned").clone();
+    for &g in &groups {
         let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+    }
+    // Each group's leader is our child: collect it (a thread may be
+    // waiting for it too; then one of us gets ECHILD), so that it is not
+    // left a zombie for an init that may never collect it.
+    for &g in &groups {
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(g), None);
     }
     let children = CHILDREN.lock().expect("not poisoned").clone();
     for &c in &children {

@@ -75,6 +75,24 @@ pub fn bytes(n: u64, byte: impl Fn(u64) -> u8) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
+/// Whether process `pid` is asleep: every thread of it blocked in the
+/// kernel (`S` or `D` in `/proc/PID/task/*/stat`), stopped, or ended
+/// (a zombie, or gone). A thread that is running or waits only for a CPU
+/// (`R`) is not: it is still on its way to its next call.
+pub fn asleep(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true; // gone
+    };
+    tasks.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat"));
+        let state = stat.ok().and_then(|s| {
+            let after = s.rfind(')')?;
+            s[after + 1..].split_whitespace().next()?.chars().next()
+        });
+        !matches!(state, Some('R'))
+    })
+}
+
 /// This process's own executable, to run again as a child: on Linux
 /// `/proc/self/exe`, which names the file this process started from even
 /// after `cargo build` has replaced or removed it (a runner's later rounds

@@ -214,7 +214,7 @@ time.sleep(60)
         std::thread::sleep(Duration::from_millis(10));
     };
     // Its grandchild, which left its group: our child's only other child.
-    let escaped = children_of_session_leaders_born_after(reader);
+    let escaped = others_running(&script, reader);
     killpg(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let end = Instant::now() + Duration::from_secs(5);
     let status = loop {
@@ -232,9 +232,10 @@ time.sleep(60)
     }
 }
 
-/// The processes running `python3 ...escapes.py` other than `reader`:
-/// the grandchild that left the reader's group and session.
-fn children_of_session_leaders_born_after(reader: u32) -> Vec<u32> {
+/// The processes running `script` other than `reader`: the grandchild
+/// that left the reader's group and session.
+fn others_running(script: &std::path::Path, reader: u32) -> Vec<u32> {
+    let script = script.to_str().unwrap();
     let end = Instant::now() + Duration::from_secs(5);
     loop {
         let mut found = vec![];
@@ -247,10 +248,7 @@ fn children_of_session_leaders_born_after(reader: u32) -> Vec<u32> {
             let cmdline =
                 std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline);
-            if pid != reader
-                && cmdline.contains("escapes.py")
-                && is_running(pid)
-            {
+            if pid != reader && cmdline.contains(script) && is_running(pid) {
                 found.push(pid);
             }
         }
@@ -290,7 +288,8 @@ print('uid', os.getuid(), flush=True)
     let dir = exercises(&[("looks.py", LOOKS)]);
     let script = dir.path().join("looks.py");
     for as_root in [false, true] {
-        let mut args = vec!["01", "--server", "--start-ms", "300"];
+        // It prints and exits, which ends the wait for it to listen.
+        let mut args = vec!["01", "--server", "--only", "replies-farewell"];
         if as_root {
             args.push("--as-root");
         }

@@ -88,13 +88,19 @@ pub fn send_in_pieces(
                     message.len()
                 ));
             }
+            let n = message.len();
+            // Only an early reply tells what it did; a close may be any
+            // mistake (it read nothing at all, say).
+            let why = match end.starts_with("replied") {
+                true => format!(
+                    "it calls recv() once instead of until it has all {n}"
+                ),
+                false => format!("it did not wait for all {n}"),
+            };
             return fail(format!(
-                "{end} after {} of {} octets, having received {}: it calls \
-                 recv() once instead of until it has all {}",
+                "{end} after {} of {n} octets, having received {}: {why}",
                 sent.len(),
-                message.len(),
                 py_bytes(sent),
-                message.len()
             ));
         }
     }

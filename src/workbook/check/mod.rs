@@ -18,7 +18,7 @@
 //! ## Layout
 //! - this file: the one list of suites ([`SUITES`]);
 //! - [`suite`]: a check ([`Check`](suite::Check)), the checks of one
-//!   experiment and role ([`Suite`](suite::Suite)), and a check's result
+//!   experiment and role ([`Suite`]), and a check's result
 //!   ([`Finding`](suite::Finding));
 //! - [`trial`]: what a check calls: start the reader's program, wait until
 //!   the kernel shows it listening, read its sockets' queues and states,

@@ -144,7 +144,7 @@ pub fn table_row(f: &Finding) {
     }
 }
 
-/// The evidence as `  key: value` lines, at most [`WIDTH`] columns (a
+/// The evidence as `  key: value` lines, at most 80 columns (a
 /// longer value is cut with `…`); the program's exit, and its last lines
 /// before we stopped it (`| ...`), only for a failed check.
 pub fn evidence_lines(f: &Finding) -> Vec<String> {

@@ -141,6 +141,7 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
         timeout: Duration::from_millis(args.timeout_ms),
         start: Duration::from_millis(args.start_ms),
         grace: GRACE,
+        private: network == Network::Private,
     };
     let mut printer = output::Printer::new(format, suite, &opts.argv);
     printer.network(&network);

@@ -50,6 +50,9 @@ pub struct Options {
     pub start: Duration,
     /// How long it has to end after `SIGINT`, and again after `SIGTERM`.
     pub grace: Duration,
+    /// Whether the program and our side have a network namespace of their
+    /// own: only then is a new listener surely the program's.
+    pub private: bool,
 }
 
 /// Why a check failed, in one line for people.
@@ -194,9 +197,12 @@ impl<'a> Trial<'a> {
                     r.local
                 ));
             }
-            let new = rows
-                .iter()
-                .find(|r| !self.listeners_before.contains(&r.local));
+            // On the host's network another program may start listening
+            // meanwhile: only in our own namespace is a new one the
+            // program's.
+            let new = rows.iter().find(|r| {
+                self.opts.private && !self.listeners_before.contains(&r.local)
+            });
             if let Some(r) = new {
                 self.note("listening", r.local);
                 return fail(format!(
@@ -305,13 +311,17 @@ impl<'a> Trial<'a> {
     }
 
     /// Waits at most `within` until the program has read everything our
-    /// connection `conn` sent (its receive queue is empty); returns what
-    /// is still unread then (0 if all was read).
+    /// connection `conn` sent (its receive queue is empty) and is asleep
+    /// (blocked, as in the next `recv`, or ended): whatever it does with
+    /// what it read, it has done by then, however slowly it is scheduled.
+    /// Returns what is still unread then (0 if all was read).
     pub fn wait_read_by_peer(&self, conn: &TcpStream, within: Duration) -> u32 {
         let end = Instant::now() + within;
+        let pid = self.reader.as_ref().map(Stranger::pid);
         loop {
             let unread = self.unread_by_peer(conn).unwrap_or(0);
-            if unread == 0 || Instant::now() >= end {
+            let asleep = pid.is_none_or(crate::lab::process::asleep);
+            if (unread == 0 && asleep) || Instant::now() >= end {
                 return unread;
             }
             std::thread::sleep(Duration::from_millis(1));
