@@ -14,8 +14,7 @@ use crate::lab::error::SocketError;
 use crate::lab::kernel::proc_net_tcp::{TcpRow, receive_queue, tcp_rows};
 use crate::lab::kernel::tcp_info::TcpState;
 use crate::lab::narrate::Narrator;
-use crate::lab::netns::join::Join;
-use crate::lab::stranger::{self, Stranger, Vars, describe};
+use crate::lab::stranger::{self, Stranger, describe};
 
 mod control;
 
@@ -148,22 +147,6 @@ impl<'a> Trial<'a> {
     /// It could not be started (`execve(2)` failed).
     pub fn start(&mut self) -> Checked {
         self.start_joined(None)
-    }
-
-    fn start_joined(&mut self, join: Option<Join>) -> Checked {
-        let listening = tcp_rows(|r| r.is(TcpState::Listen))?;
-        self.listeners_before = listening.iter().map(|r| r.local).collect();
-        let vars = Vars {
-            host: self.opts.host.to_string(),
-            port: self.port,
-            file: self.opts.file.clone(),
-        };
-        let argv = stranger::substitute(&self.opts.argv, &vars);
-        match Stranger::start(&argv, &vars, self.opts.as_user, join) {
-            Ok(s) => self.reader = Some(s),
-            Err(e) => return fail(format!("could not start {argv:?}: {e}")),
-        }
-        Ok(())
     }
 
     /// Starts the program (a server) and waits until the kernel shows it

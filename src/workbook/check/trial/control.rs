@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
-use super::{Checked, Trial};
+use super::{Checked, Trial, fail};
+use crate::lab::kernel::proc_net_tcp::tcp_rows;
+use crate::lab::kernel::tcp_info::TcpState;
 use crate::lab::netns::join::Join;
-use crate::lab::stranger::{self, Stranger, describe};
+use crate::lab::stranger::{self, Stranger, Vars, describe};
 
 impl Trial<'_> {
     /// How long the program has to start listening (a server), or to end
@@ -76,5 +78,23 @@ impl Trial<'_> {
             .as_ref()
             .map(Stranger::output)
             .unwrap_or_default()
+    }
+
+    /// Starts the program, inside `join`'s namespaces if given: what
+    /// [`Trial::start`] and [`Trial::start_in`] do.
+    pub(super) fn start_joined(&mut self, join: Option<Join>) -> Checked {
+        let listening = tcp_rows(|r| r.is(TcpState::Listen))?;
+        self.listeners_before = listening.iter().map(|r| r.local).collect();
+        let vars = Vars {
+            host: self.opts.host.to_string(),
+            port: self.port,
+            file: self.opts.file.clone(),
+        };
+        let argv = stranger::substitute(&self.opts.argv, &vars);
+        match Stranger::start(&argv, &vars, self.opts.as_user, join) {
+            Ok(s) => self.reader = Some(s),
+            Err(e) => return fail(format!("could not start {argv:?}: {e}")),
+        }
+        Ok(())
     }
 }
