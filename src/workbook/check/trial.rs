@@ -220,7 +220,8 @@ impl<'a> Trial<'a> {
             None => Ok(()),
             Some(status) => {
                 let ms = reader.started.elapsed().as_millis();
-                let said = last_words(&out);
+                // Its last words may still be in the pipe: read them all.
+                let said = last_words(&reader.output_at_end(self.opts.grace));
                 fail(format!(
                     "exited ({}) after {ms} ms{said}",
                     describe(&status)
