@@ -490,3 +490,89 @@ fn no_net_namespaces(command: &mut std::process::Command) {
         });
     }
 }
+
+/// Ctrl-C in the middle of 07's check ends it at once and leaves nothing
+/// of it: neither the program inside host A nor the helper that holds the
+/// two hosts (an orphan of ours, killed at once, not a child waited for).
+#[test]
+#[cfg(target_os = "linux")]
+fn ctrl_c_during_the_two_hosts_leaves_nothing() {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    if python().is_none() {
+        return;
+    }
+    const WAITS: &str = "\
+import os, sys, time
+with open(sys.argv[1], 'a') as f:
+    f.write(f'{os.getpid()}\\n')
+time.sleep(60)
+";
+    let dir = exercises(&[("waits.py", WAITS)]);
+    let pids = dir.path().join("pids");
+    std::fs::write(&pids, "").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let open = std::fs::Permissions::from_mode(0o666);
+    std::fs::set_permissions(&pids, open).unwrap();
+    let script = dir.path().join("waits.py");
+    let mut child = std::process::Command::new(crate::bin("workbook"))
+        .args(["check", "07", "--server", "--start-ms", "30000", "--"])
+        .args(["python3", script.to_str().unwrap(), pids.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let program: u32 = loop {
+        let text = std::fs::read_to_string(&pids).unwrap();
+        if let Some(pid) = text.lines().next().and_then(|l| l.parse().ok()) {
+            break pid;
+        }
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            let out = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(out.contains("skip"), "ended early: {out}");
+            return eprintln!("07's check skipped here: {out}");
+        }
+        assert!(Instant::now() < end, "the program never started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let helper = helper_of(child.id()).expect("the namespace helper");
+    killpg(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        let waited = sent.elapsed();
+        assert!(waited < Duration::from_secs(5), "outlived Ctrl-C");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!crate::is_running(program), "the program {program} runs on");
+    assert!(!crate::is_running(helper), "the helper {helper} runs on");
+}
+
+/// The namespace helper among the children of `parent`.
+#[cfg(target_os = "linux")]
+fn helper_of(parent: u32) -> Option<u32> {
+    let children = std::fs::read_to_string(format!(
+        "/proc/{parent}/task/{parent}/children"
+    ))
+    .ok()?;
+    children.split_whitespace().find_map(|pid| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        String::from_utf8_lossy(&cmdline)
+            .contains("__netns-helper")
+            .then(|| pid.parse().ok())?
+    })
+}
