@@ -40,7 +40,8 @@ pub static SUITES: &[Suite] = &[Suite {
                namespaces joined by a veth; the book's client on host B \
                (10.200.0.2) connects to 10.200.0.1 and sends its sixteen \
                octets: the reply must be b'Farewell, client'. The address \
-               it bound is read from host A's socket table",
+               it bound is read from host A's socket table. The program is \
+               given {port} only: the interface is its own choice",
         points: 1,
         run: reachable_from_host_b,
     }],

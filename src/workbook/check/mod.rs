@@ -29,7 +29,13 @@
 //! - [`hostile`]: our side's hostile variants of the book's client, which
 //!   the checks of several experiments share;
 //! - one file per experiment with the checks of its roles: [`sixteen`]
-//!   (01), [`partial_recv`] (02).
+//!   (01), [`partial_recv`] (02), [`listening_socket`] (04),
+//!   [`reuseaddr`] (06), [`bind_interface`] (07, the program inside
+//!   another host: [`Trial::start_in`](trial::Trial::start_in)),
+//!   [`backlog`] (09), [`deadlock`] (10);
+//! - a check the system cannot run (07 without network namespaces) calls
+//!   [`Trial::skip`](trial::Trial::skip): neither passed nor failed, and
+//!   worth no points.
 //!
 //! ## Adding the checks of an experiment
 //! 1. Write `src/workbook/check/MODULE.rs` (the experiment's module name)
@@ -49,7 +55,7 @@
 //! 2. Add `mod MODULE;` below and `MODULE::SUITES` to [`SUITES`].
 //! 3. Add `exercises/NN-name/`: a starting point and two reference
 //!    programs per role (one passes, one fails as a first try does), and
-//!    their rows in `tests/workbook/check.rs`.
+//!    their rows in `tests/workbook/check.rs` (or `check_more.rs`).
 
 pub mod backlog;
 pub mod bind_interface;
