@@ -338,8 +338,9 @@ fn limit(command: &mut Command) {
                 let _ = signal(s, SigHandler::SigDfl);
             }
             let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
-            let n = MAX_PROCESSES;
-            let _ = setrlimit(Resource::RLIMIT_NPROC, n, n);
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let _ =
+                setrlimit(Resource::RLIMIT_NPROC, MAX_PROCESSES, MAX_PROCESSES);
             Ok(())
         });
     }
