@@ -262,8 +262,11 @@ mod tests {
             .find(|s| s.local == at && s.is(TcpState::Listen))
             .expect("the listener's row");
         assert_eq!((row.send_queue, row.recv_queue), (3, 2), "{row:?}");
+        // Its own row: both addresses, since an old TIME_WAIT row (another
+        // test's) may have the same local port with another peer.
         let mine = a.local_addr().unwrap();
-        let conn = all.iter().find(|s| s.local == mine).expect("a's row");
+        let conn = all.iter().find(|s| s.local == mine && s.remote == at);
+        let conn = conn.expect("a's row");
         assert_eq!((conn.state, conn.remote), (TcpState::Established, at));
         assert_eq!(conn.uid, nix::unistd::geteuid().as_raw());
         assert_eq!(row.send_window_bytes, None, "a listener has no window");
@@ -284,7 +287,9 @@ mod tests {
         let mine = client.local_addr().unwrap();
         let row = || {
             let all = tcp_sockets().unwrap();
-            all.into_iter().find(|s| s.local == mine).expect("its row")
+            let row =
+                all.into_iter().find(|s| s.local == mine && s.remote == at);
+            row.expect("its row")
         };
         let idle = row().send_window_bytes.expect("Linux 6.2 or later");
         assert!(idle > 0, "{idle}");
