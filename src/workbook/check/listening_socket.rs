@@ -163,7 +163,9 @@ fn connected_to(
     ours: SocketAddr,
 ) -> Result<Option<DiagSocket>, Failed> {
     let all = sockets()?;
+    // Not an old connection's TIME_WAIT row with the same addresses.
+    let live = |s: &DiagSocket| !s.is(TcpState::TimeWait);
     Ok(all
         .into_iter()
-        .find(|s| s.local.port() == port && s.remote == ours))
+        .find(|s| s.local.port() == port && s.remote == ours && live(s)))
 }
