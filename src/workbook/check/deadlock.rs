@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use crate::experiments::deadlock::{self, Counters, Counts, Knobs};
 use crate::lab::kernel::sock_diag::{DiagSocket, tcp_sockets};
-use crate::lab::kernel::{recv_queue_bytes, send_queue_bytes, tcp_info};
+use crate::lab::kernel::{
+    TcpState, recv_queue_bytes, send_queue_bytes, tcp_info,
+};
 use crate::lab::stranger::describe;
 use crate::lab::watch::{self, Detector, Timing, WatchOpts};
 use crate::lab::{names, server};
@@ -143,8 +145,10 @@ fn cycle(
 /// The program's socket, `from` connected to our `ours`.
 fn theirs(from: SocketAddr, ours: SocketAddr) -> Option<DiagSocket> {
     let all = tcp_sockets().ok()?;
+    // Not an old connection's TIME_WAIT row with the same addresses.
+    let live = |s: &DiagSocket| !s.is(TcpState::TimeWait);
     all.into_iter()
-        .find(|s| s.local == from && s.remote == ours)
+        .find(|s| s.local == from && s.remote == ours && live(s))
 }
 
 /// What the kernel held when nothing moved any more.
