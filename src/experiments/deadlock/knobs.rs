@@ -196,3 +196,20 @@ pub(super) fn outputs(
     }
     Ok((plot, diagram))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command line with no knobs leaves the buffers and the RTO to the
+    /// OS, as `workbook check 10`'s server needs them, and stalls after the
+    /// default window.
+    #[test]
+    fn no_knobs_leave_the_buffers_and_rto_to_the_os() {
+        let k = Knobs::default();
+        assert!(k.sndbuf.is_none() && k.rcvbuf.is_none(), "{k:?}");
+        assert_eq!(k.rto_min_ms, None);
+        assert_eq!(k.stall_window(), std::time::Duration::from_secs(1));
+        assert!(k.for_default_run().sndbuf.is_some());
+    }
+}
