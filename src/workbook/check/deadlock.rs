@@ -217,8 +217,8 @@ fn stalled(t: &mut Trial, timing: &Timing, s: &AtStall, n: &Counts) -> Checked {
         return fail(format!(
             "deadlock: it sends everything before it reads: after it had \
              sent {read} bytes, no byte moved for {quiet} ms with its \
-             window {} and ours {} (its receive queue full, {} bytes \
-             unread; ours {}): read the replies while sending",
+             window {} and ours {} (its receive queue holds {} unread \
+             bytes, ours {}): read the replies while sending",
             shown(s.its_window),
             shown(our_window),
             shown(its_rq),
