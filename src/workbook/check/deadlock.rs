@@ -14,6 +14,7 @@
 //! half-closes.
 
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
@@ -76,6 +77,7 @@ fn gets_everything_back(t: &mut Trial) -> Checked {
     let sc = TcpStream::from(sc);
     let ours = sc.local_addr()?;
     let counters = Counters::default();
+    let woken = AtomicBool::new(false); // by us, at a stall
     let wait = t.timeout().max(2 * knobs.stall_window());
     let opts = WatchOpts {
         stall: knobs.stall_window(),
@@ -94,12 +96,15 @@ fn gets_everything_back(t: &mut Trial) -> Checked {
         |v| format!("read {} sent {}", v[0], v[1]),
         || {
             let served = deadlock::serve(&sc, &counters, wait);
-            let _ = sc.shutdown(Shutdown::Write); // the book's close()
+            if !woken.load(SeqCst) {
+                let _ = sc.shutdown(Shutdown::Write); // the book's close()
+            }
             served
         },
         || {
             let at_stall = AtStall::read(&counters, &sc, from, ours);
-            let _ = sc.shutdown(Shutdown::Both); // wake our server
+            woken.store(true, SeqCst);
+            let _ = sc.shutdown(wake(&at_stall));
             at_stall
         },
     );
@@ -107,7 +112,9 @@ fn gets_everything_back(t: &mut Trial) -> Checked {
     t.note("it_sent", n.server_read_bytes);
     t.note("sent_back", n.server_sent_bytes);
     if let Some(s) = stall {
-        return stalled(t, &watched.timing, &s, &n);
+        let found = stalled(t, &watched.timing, &s, &n);
+        t.hold(sc); // stopped where it is stuck, not by our RST
+        return found;
     }
     if let Err(e) = served {
         let name = crate::lab::error::errno_name(&e);
@@ -140,6 +147,20 @@ fn cycle(
     window == Some(0)
         && theirs(from, ours)
             .is_some_and(|r| r.send_window_bytes == Some(0) && r.send_queue > 0)
+}
+
+/// How to wake our server at a stall without ending the program's side
+/// for it: a server waiting to send is woken by `shutdown(SHUT_WR)` (its
+/// FIN waits behind the unsent data); one waiting to read by `SHUT_RD`,
+/// and then sends no FIN. `SHUT_RD` on a server waiting to send would
+/// make the kernel answer the program's next segment with an RST, which
+/// would end the program before our signal could show where it is stuck.
+fn wake(s: &AtStall) -> Shutdown {
+    if s.server_waiting {
+        Shutdown::Write
+    } else {
+        Shutdown::Read
+    }
 }
 
 /// The program's socket, `from` connected to our `ours`.

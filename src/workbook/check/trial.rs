@@ -93,6 +93,7 @@ pub struct Trial<'a> {
     listeners_before: Vec<SocketAddr>,
     skipped: Option<String>,
     server: bool,
+    held: Vec<Box<dyn std::any::Any>>,
 }
 
 impl<'a> Trial<'a> {
@@ -107,6 +108,7 @@ impl<'a> Trial<'a> {
             listeners_before: Vec::new(),
             skipped: None,
             server: false,
+            held: Vec::new(),
         }
     }
 
@@ -338,6 +340,7 @@ impl<'a> Trial<'a> {
         }
         let before = reader.output();
         let stopped = reader.stop(self.opts.grace);
+        self.held.clear(); // our sockets, closed once it has stopped
         let out = reader.output();
         let said: Vec<&str> = before
             .text

@@ -18,6 +18,13 @@ impl Trial<'_> {
         self.opts.start
     }
 
+    /// Keeps `thing` (a socket of ours) until the program has been
+    /// stopped after the check: closing a socket with data unread sends
+    /// an RST, and that, not our signal, would end a program stuck on it.
+    pub fn hold(&mut self, thing: impl std::any::Any) {
+        self.held.push(Box::new(thing));
+    }
+
     /// Skips the check: it cannot run here, for the reason `why` (one
     /// line: what the system lacks, and how to allow it). Returns
     /// `Ok(())`; the check is neither passed nor failed, and worth no
