@@ -112,12 +112,17 @@ fn a_client_that_sends_everything_first_is_caught_at_the_deadlock() {
     for key in ["its_queues", "our_queues"] {
         assert!(!text(&f, key).contains(" 0,"), "{f:#}");
     }
+    // Stopped by our signal where it is stuck, not ended by our RST.
+    assert_eq!(text(&f, "stopped_by"), "SIGINT", "{f:#}");
+    assert!(text(&f, "output").contains("sendall"), "{f:#}");
     let file = "10-deadlock/client_no_shutdown.py";
     let out = check(&args, d, file, HOST_PORT);
     let f = failed(&out, "gets-everything-back", &["never half-closes"]);
     assert_eq!(f["evidence"]["sent_back"], n);
     assert_eq!(text(&f, "its_queues"), "send 0, receive 0 bytes");
     assert_eq!(text(&f, "our_queues"), "receive 0, send 0 bytes");
+    // Still waiting for our FIN when our signal came: we sent none.
+    assert_eq!(text(&f, "stopped_by"), "SIGINT", "{f:#}");
 }
 
 const CLOSES_EARLY: &str = "\
