@@ -9,6 +9,8 @@
 //! - Run by root, it runs as `nobody` (uid and gid 65534, no supplementary
 //!   groups) unless the caller keeps root; it may start at most
 //!   [`MAX_PROCESSES`] processes of that user and writes no core file.
+//! - It may start inside another host's network namespace, entered before
+//!   `execve(2)` ([`crate::lab::netns::join`]).
 //! - Its stdout and stderr go to one pipe, read on a thread: the last
 //!   [`KEPT_OUTPUT_BYTES`] are kept as evidence, and a program that writes
 //!   more than [`FLOOD_BYTES`] in all is killed at once (it floods).
