@@ -88,7 +88,11 @@ fn listen_at(addr: SocketAddr, backlog: u32) -> Result<Socket, SocketError> {
 /// (`EINPROGRESS`), and `poll()` waits at most `wait` for the handshake.
 /// Returns the socket (still connecting if no answer came), when it
 /// called `connect()`, and what the kernel says of it then.
-fn client(
+///
+/// # Errors
+/// `socket(2)`, `connect(2)` (other than `EINPROGRESS`) or reading the
+/// socket's state failed.
+pub fn client(
     server: SocketAddr,
     wait: Duration,
 ) -> anyhow::Result<(Socket, Instant, Connecting)> {

@@ -94,7 +94,10 @@ fn listen_at(
 /// The book's client up to its `connect()`, a blocking one with a deadline
 /// (`SO_SNDTIMEO`: past it, `connect` fails with `EINPROGRESS`). Returns
 /// the name the kernel gave the client's socket.
-fn client(
+///
+/// # Errors
+/// The error of `connect(2)` (`ECONNREFUSED`) or `getsockname(2)`.
+pub fn client(
     sock: &Socket,
     to: SocketAddr,
     t: Duration,

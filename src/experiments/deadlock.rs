@@ -45,10 +45,8 @@ mod report;
 pub use knobs::Knobs;
 use knobs::{outputs, parse_bytecount, warn_if_slow};
 pub use queues::{Buffers, Counts, Ends, Queues};
-pub use report::{Case, Observed};
-use report::{
-    Counters, SERIES, Sender, label, narrate_fix, narrate_naive, watch_opts,
-};
+pub use report::{Case, Counters, Observed, Sender};
+use report::{SERIES, label, narrate_fix, narrate_naive, watch_opts};
 
 /// The client's sixteen-byte message, sent over and over.
 pub const MESSAGE: &[u8; 16] = b"capitalize this!";
@@ -105,7 +103,13 @@ fn sendall(
 // ANCHOR: server
 /// The book's server, for one connection: read up to 1024 bytes, send them
 /// back upper-cased, until the client half-closes (`recv` returns 0).
-fn serve(
+/// `sc` is non-blocking (see `sendall()` above); each wait has the
+/// deadline `timeout`.
+///
+/// # Errors
+/// A `recv(2)` or `send(2)` failed, or a wait passed `timeout`
+/// (`ETIMEDOUT`).
+pub fn serve(
     mut sc: &TcpStream,
     counters: &Counters,
     timeout: Duration,
@@ -216,7 +220,12 @@ fn reading_client(
 /// The book's server setup, with our socket options set before `listen()`
 /// so that accepted sockets inherit them: `socket()`, `SO_REUSEADDR`,
 /// `SO_SNDBUF`/`SO_RCVBUF`, `TCP_RTO_MIN_US`, `bind()`, `listen(1)`.
-fn listen_at(addr: SocketAddr, k: &Knobs) -> Result<Socket, SocketError> {
+/// [`Knobs::default`] sets none of those options: the OS's, as the
+/// book's script leaves them.
+///
+/// # Errors
+/// The call that failed, with its errno.
+pub fn listen_at(addr: SocketAddr, k: &Knobs) -> Result<Socket, SocketError> {
     let domain = Domain::for_address(addr);
     let sock =
         Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).op("socket")?;

@@ -122,8 +122,10 @@ fn restart(at: SocketAddr, new: Reuse, what: &str, say: &Narrator) -> Answer {
 // ANCHOR: server
 /// Which end of a conversation closes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closes {
+pub enum Closes {
+    /// The server: its end is left in `TIME_WAIT` on its port.
     Server,
+    /// The client: the `TIME_WAIT` is the client's.
     Client,
 }
 
@@ -147,7 +149,12 @@ fn server(mut sc: &TcpStream, closes: Closes, say: &Narrator) -> Result<()> {
 
 /// The book's client: `connect()`, send sixteen octets, read sixteen. Then
 /// it either closes first, or waits for the server's end of stream.
-fn client(
+/// Returns its socket's name (`getsockname()`).
+///
+/// # Errors
+/// A call failed or passed the deadline `t` (`EAGAIN`), or the server
+/// sent more than sixteen octets.
+pub fn client(
     to: SocketAddr,
     closes: Closes,
     say: &Narrator,

@@ -65,6 +65,7 @@ use {
 
 #[cfg(target_os = "linux")]
 mod helper;
+pub mod join;
 #[cfg(target_os = "linux")]
 mod link;
 pub mod private;

@@ -9,6 +9,8 @@
 //! - Run by root, it runs as `nobody` (uid and gid 65534, no supplementary
 //!   groups) unless the caller keeps root; it may start at most
 //!   [`MAX_PROCESSES`] processes of that user and writes no core file.
+//! - It may start inside another host's network namespace, entered before
+//!   `execve(2)` ([`crate::lab::netns::join`]).
 //! - Its stdout and stderr go to one pipe, read on a thread: the last
 //!   [`KEPT_OUTPUT_BYTES`] are kept as evidence, and a program that writes
 //!   more than [`FLOOD_BYTES`] in all is killed at once (it floods).
@@ -29,6 +31,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use wait_timeout::ChildExt;
 
+use crate::lab::netns::join::Join;
 use crate::lab::{deadline, guard, process};
 
 /// How much of the program's output is kept for the evidence: the last
@@ -144,14 +147,18 @@ pub struct Stranger {
 impl Stranger {
     /// Starts `argv` (already substituted) with `HOST` and `PORT` from
     /// `vars`, stdin closed, stdout and stderr to one pipe; as user and
-    /// group `as_user` if given (which needs root).
+    /// group `as_user` if given (which needs root); inside the namespaces
+    /// `join` opened (host A's, say) if given, see
+    /// [`crate::lab::netns::join`].
     ///
     /// # Errors
-    /// `pipe(2)` or the `fork(2)`/`execve(2)` of the program failed.
+    /// `pipe(2)` or the `fork(2)`/`execve(2)` of the program failed, or
+    /// the child's `setns(2)` (`EPERM`).
     pub fn start(
         argv: &[String],
         vars: &Vars,
         as_user: Option<u32>,
+        join: Option<Join>,
     ) -> io::Result<Stranger> {
         let (read_end, write_end) = nix::unistd::pipe()?;
         let mut command = Command::new(&argv[0]);
@@ -163,8 +170,13 @@ impl Stranger {
             .stdout(Stdio::from(write_end.try_clone()?))
             .stderr(Stdio::from(write_end))
             .process_group(0);
-        if let Some(id) = as_user {
-            command.uid(id).gid(id); // std drops the groups as root
+        match (join, as_user) {
+            // First of the child's steps: the user switch comes after.
+            (Some(join), _) => join.before_exec(&mut command, as_user),
+            (None, Some(id)) => {
+                command.uid(id).gid(id); // std drops the groups as root
+            }
+            (None, None) => {}
         }
         limit(&mut command);
         process::die_with_parent(&mut command);
@@ -223,6 +235,19 @@ impl Stranger {
             bytes: out.bytes,
             flooded: out.flooded,
         }
+    }
+
+    /// Its output once it has ended: waits at most `within` for the
+    /// output thread to read the pipe to its end (every process of its
+    /// group has closed it), then returns the kept tail.
+    pub fn output_at_end(&mut self, within: Duration) -> Tail {
+        let end = Instant::now() + within;
+        while self.reader.as_ref().is_some_and(|r| !r.is_finished())
+            && Instant::now() < end
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.output()
     }
 
     /// Asks it to end: `SIGINT` to its group, `grace` to go, then

@@ -9,6 +9,7 @@ mod bad_input;
 mod book;
 mod check;
 mod check_class;
+mod check_more;
 mod interrupts;
 mod layout;
 mod network;

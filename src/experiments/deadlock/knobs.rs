@@ -56,6 +56,28 @@ pub struct Knobs {
     pub(super) plot: Option<std::path::PathBuf>,
 }
 
+/// The knobs of a command line that gives none: the OS's buffer sizes
+/// and RTO (`sndbuf`, `rcvbuf` and `rto_min_ms` all `None`), as the
+/// book's script and the manual roles leave them; every other knob at its
+/// default.
+impl Default for Knobs {
+    fn default() -> Knobs {
+        use clap::{Args, FromArgMatches};
+        let none = Knobs::augment_args(clap::Command::new("deadlock"))
+            .no_binary_name(true)
+            .get_matches_from(std::iter::empty::<String>());
+        Knobs::from_arg_matches(&none).expect("every knob has a default")
+    }
+}
+
+impl Knobs {
+    /// How long without any byte moving before a stall is declared
+    /// (`--stall-ms`).
+    pub fn stall_window(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.stall_ms)
+    }
+}
+
 /// The default run's buffers where `--sndbuf`/`--rcvbuf` are not given:
 /// small, so the deadlock comes after a few hundred KiB.
 const RUN_BUFFER: BufferSize = BufferSize::Bytes(64 * 1024);
@@ -173,4 +195,21 @@ pub(super) fn outputs(
         );
     }
     Ok((plot, diagram))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command line with no knobs leaves the buffers and the RTO to the
+    /// OS, as `workbook check 10`'s server needs them, and stalls after the
+    /// default window.
+    #[test]
+    fn no_knobs_leave_the_buffers_and_rto_to_the_os() {
+        let k = Knobs::default();
+        assert!(k.sndbuf.is_none() && k.rcvbuf.is_none(), "{k:?}");
+        assert_eq!(k.rto_min_ms, None);
+        assert_eq!(k.stall_window(), std::time::Duration::from_secs(1));
+        assert!(k.for_default_run().sndbuf.is_some());
+    }
 }

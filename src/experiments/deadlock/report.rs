@@ -232,20 +232,28 @@ fn narrate_end(say: &Narrator, case: &Case) {
 /// and what the client's first `recv()` returned, which the book's client
 /// prints.
 #[derive(Debug, Default)]
-pub(super) struct Counters {
+pub struct Counters {
+    /// The client's `sendall()`.
     pub client: Sender,
+    /// Bytes the client's `recv()` calls returned.
     pub client_received: AtomicU64,
+    /// Bytes the server's `recv()` calls returned.
     pub server_read: AtomicU64,
+    /// The server's `sendall()`.
     pub server: Sender,
+    /// What the client's first `recv()` returned.
     pub first_received: OnceLock<Vec<u8>>,
 }
 
 /// One side's `sendall()`: what its kernel accepted, what it still holds,
 /// and whether it is waiting in `poll(POLLOUT)` for room right now.
 #[derive(Debug, Default)]
-pub(super) struct Sender {
+pub struct Sender {
+    /// Bytes its kernel accepted, in all.
     pub accepted: AtomicU64,
+    /// Bytes of the current `sendall()` not yet accepted.
     pub held: AtomicU64,
+    /// Whether it waits in `poll(POLLOUT)` for room now.
     pub waiting: AtomicBool,
 }
 
@@ -258,7 +266,8 @@ pub(super) const SERIES: [&str; 4] = [
 ];
 
 impl Counters {
-    pub(super) fn snapshot(&self) -> Counts {
+    /// The counters now, each read once.
+    pub fn snapshot(&self) -> Counts {
         Counts {
             client_sent_bytes: self.client.accepted.load(SeqCst),
             client_received_bytes: self.client_received.load(SeqCst),

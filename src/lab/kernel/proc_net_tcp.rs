@@ -52,10 +52,27 @@ impl TcpRow {
 /// understand.
 pub fn tcp_rows(keep: impl Fn(&TcpRow) -> bool) -> io::Result<Vec<TcpRow>> {
     let mut rows = Vec::new();
-    tcp_rows_with(|row, _, _| {
+    tcp_rows_with("/proc/net", |row, _, _| {
         if keep(&row) {
             rows.push(row);
         }
+    })?;
+    Ok(rows)
+}
+
+/// As [`tcp_rows`], but the table of process `pid`'s network namespace
+/// (`/proc/PID/net/tcp` and `tcp6`), which may not be ours: the sockets of
+/// a program started inside another host ([`crate::lab::netns::join`]).
+///
+/// # Errors
+/// As for [`tcp_rows`]; `NotFound` once the process has gone.
+pub fn tcp_rows_of(
+    pid: u32,
+    keep: impl Fn(&TcpRow) -> bool,
+) -> io::Result<Vec<TcpRow>> {
+    let mut rows = Vec::new();
+    tcp_rows_with(&format!("/proc/{pid}/net"), |r, _, _| {
+        keep(&r).then(|| rows.push(r));
     })?;
     Ok(rows)
 }
@@ -76,7 +93,7 @@ pub fn receive_queue(
     remote: SocketAddr,
 ) -> io::Result<Option<u32>> {
     let mut found = None;
-    tcp_rows_with(|row, _, rx| {
+    tcp_rows_with("/proc/net", |row, _, rx| {
         if row.local == local && row.remote == remote {
             found = Some(rx);
         }
@@ -84,12 +101,16 @@ pub fn receive_queue(
     Ok(found)
 }
 
-/// Calls `each` with every row of `/proc/net/tcp`, then `/proc/net/tcp6`,
-/// the row's timer code (column `tr`) and its receive queue in bytes
-/// (column `rx_queue`).
-fn tcp_rows_with(mut each: impl FnMut(TcpRow, u8, u32)) -> io::Result<()> {
+/// Calls `each` with every row of `DIR/tcp`, then `DIR/tcp6`, where
+/// `dir` is `/proc/net` (or `/proc/PID/net`), the row's timer code (column
+/// `tr`) and its receive queue in bytes (column `rx_queue`).
+fn tcp_rows_with(
+    dir: &str,
+    mut each: impl FnMut(TcpRow, u8, u32),
+) -> io::Result<()> {
     let tick_ms = 1000 / clock_ticks_per_second();
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for name in ["tcp", "tcp6"] {
+        let file = &format!("{dir}/{name}");
         let text = match std::fs::read_to_string(file) {
             Err(e) if file.ends_with('6') && e.kind() == NotFound => continue,
             read => read?,
@@ -236,7 +257,7 @@ pub fn timer(sock: &impl AsFd) -> io::Result<TcpTimer> {
     let local = sock.local_addr()?.as_socket();
     let remote = sock.peer_addr()?.as_socket();
     let mut found = None;
-    tcp_rows_with(|row, tr, _| {
+    tcp_rows_with("/proc/net", |row, tr, _| {
         if Some(row.local) == local && Some(row.remote) == remote {
             found = Some(tr);
         }

@@ -42,6 +42,11 @@ pub struct DiagSocket {
     /// The socket's inode number (`idiag_inode`), as `/proc/PID/fd` links
     /// name it (`socket:[INODE]`); 0 once no program holds it (`TIME_WAIT`).
     pub inode: u32,
+    /// The peer's advertised receive window, in bytes: how much more this
+    /// socket may send (`tcpi_snd_wnd` of its `TCP_INFO`, the
+    /// `INET_DIAG_INFO` attribute); 0 when the peer's receive queue is
+    /// full. `None`: not a connection, or a kernel older than 6.2.
+    pub send_window_bytes: Option<u32>,
 }
 
 impl DiagSocket {
@@ -51,8 +56,28 @@ impl DiagSocket {
     }
 }
 
+/// `127.0.0.1:1060 LISTEN, backlog 1, 0 waiting, inode 4711`, or
+/// `127.0.0.1:1060 -> 127.0.0.1:40123 ESTABLISHED, queues 0/0, inode 4712`
+/// (receive queue / send queue, in bytes).
+impl std::fmt::Display for DiagSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (rq, wq, inode) = (self.recv_queue, self.send_queue, self.inode);
+        if self.is(TcpState::Listen) {
+            let state = self.state;
+            return write!(
+                f,
+                "{} {state}, backlog {wq}, {rq} waiting, inode {inode}",
+                self.local
+            );
+        }
+        write!(f, "{} -> {} {}, ", self.local, self.remote, self.state)?;
+        write!(f, "queues {rq}/{wq}, inode {inode}")
+    }
+}
+
 /// Dumps every TCP socket of this network namespace, IPv4 then IPv6,
-/// with one `SOCK_DIAG_BY_FAMILY` request each, each answer waited for at
+/// each with its `TCP_INFO` (`INET_DIAG_INFO`), with one
+/// `SOCK_DIAG_BY_FAMILY` request each, each answer waited for at
 /// most [`DUMP_TIMEOUT`] (`SO_RCVTIMEO`).
 ///
 /// # Errors
@@ -88,12 +113,16 @@ mod linux {
     };
     use netlink_packet_sock_diag::SockDiagMessage;
     use netlink_packet_sock_diag::constants::IPPROTO_TCP;
+    use netlink_packet_sock_diag::inet::nlas::Nla;
     use netlink_packet_sock_diag::inet::{
         ExtensionFlags, InetRequest, SocketId, StateFlags,
     };
     use netlink_sys::{Socket, SocketAddr as NlAddr, protocols};
 
-    use super::{DUMP_TIMEOUT, DiagSocket, TcpState};
+    use super::{DUMP_TIMEOUT, DiagSocket, TcpState, send_window};
+
+    /// `TCP_LISTEN` in `include/net/tcp_states.h`.
+    const LISTEN: u8 = 10;
 
     /// One dump of `family`'s TCP sockets, every state.
     pub(super) fn dump(family: u8) -> io::Result<Vec<DiagSocket>> {
@@ -111,7 +140,7 @@ mod linux {
         let request = SockDiagMessage::InetRequest(InetRequest {
             family,
             protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
+            extensions: ExtensionFlags::INFO,
             states: StateFlags::all(),
             socket_id: id,
         });
@@ -168,6 +197,14 @@ mod linux {
                             send_queue: h.send_queue,
                             uid: h.uid,
                             inode: h.inode,
+                            send_window_bytes: r.nlas.iter().find_map(|n| {
+                                match n {
+                                    Nla::TcpInfo(raw) if h.state != LISTEN => {
+                                        send_window(raw)
+                                    }
+                                    _ => None,
+                                }
+                            }),
                         });
                     }
                     _ => {}
@@ -183,6 +220,15 @@ mod linux {
             "sock_diag: the dump did not end within the deadline",
         ))
     }
+}
+
+/// `tcpi_snd_wnd` from the raw `struct tcp_info` of an `INET_DIAG_INFO`
+/// attribute; `None` if the kernel's struct is too short to hold it.
+#[cfg(target_os = "linux")]
+fn send_window(raw: &[u8]) -> Option<u32> {
+    let at = std::mem::offset_of!(nix::libc::tcp_info, tcpi_snd_wnd);
+    let bytes = raw.get(at..at + 4)?;
+    Some(u32::from_ne_bytes(bytes.try_into().ok()?))
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -216,9 +262,49 @@ mod tests {
             .find(|s| s.local == at && s.is(TcpState::Listen))
             .expect("the listener's row");
         assert_eq!((row.send_queue, row.recv_queue), (3, 2), "{row:?}");
+        // Its own row: both addresses, since an old TIME_WAIT row (another
+        // test's) may have the same local port with another peer.
         let mine = a.local_addr().unwrap();
-        let conn = all.iter().find(|s| s.local == mine).expect("a's row");
+        let conn = all.iter().find(|s| s.local == mine && s.remote == at);
+        let conn = conn.expect("a's row");
         assert_eq!((conn.state, conn.remote), (TcpState::Established, at));
         assert_eq!(conn.uid, nix::unistd::geteuid().as_raw());
+        assert_eq!(row.send_window_bytes, None, "a listener has no window");
+    }
+
+    /// Another socket's window, read from outside it: a sender whose peer
+    /// never reads sees the peer's window close to 0 in the dump, while
+    /// its send queue holds what could not go; an idle one has room.
+    #[test]
+    fn a_sender_facing_a_full_receiver_shows_a_zero_window() {
+        use std::io::Write;
+        let t = Duration::from_secs(10);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = listener.local_addr().unwrap();
+        let client = TcpStream::connect_timeout(&at, t).unwrap();
+        crate::lab::deadline::wait_readable(&listener, t).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        let mine = client.local_addr().unwrap();
+        let row = || {
+            let all = tcp_sockets().unwrap();
+            let row =
+                all.into_iter().find(|s| s.local == mine && s.remote == at);
+            row.expect("its row")
+        };
+        let idle = row().send_window_bytes.expect("Linux 6.2 or later");
+        assert!(idle > 0, "{idle}");
+        client.set_nonblocking(true).unwrap();
+        let end = std::time::Instant::now() + t;
+        let mut last = row();
+        while std::time::Instant::now() < end {
+            while (&client).write(&[7; 65536]).is_ok() {}
+            last = row();
+            if last.send_window_bytes == Some(0) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(last.send_window_bytes, Some(0), "{last}");
+        assert!(last.send_queue > 0, "{last}");
     }
 }

@@ -29,7 +29,13 @@
 //! - [`hostile`]: our side's hostile variants of the book's client, which
 //!   the checks of several experiments share;
 //! - one file per experiment with the checks of its roles: [`sixteen`]
-//!   (01), [`partial_recv`] (02).
+//!   (01), [`partial_recv`] (02), [`listening_socket`] (04),
+//!   [`reuseaddr`] (06), [`bind_interface`] (07, the program inside
+//!   another host: [`Trial::start_in`](trial::Trial::start_in)),
+//!   [`backlog`] (09), [`deadlock`] (10);
+//! - a check the system cannot run (07 without network namespaces) calls
+//!   [`Trial::skip`](trial::Trial::skip): neither passed nor failed, and
+//!   worth no points.
 //!
 //! ## Adding the checks of an experiment
 //! 1. Write `src/workbook/check/MODULE.rs` (the experiment's module name)
@@ -49,12 +55,17 @@
 //! 2. Add `mod MODULE;` below and `MODULE::SUITES` to [`SUITES`].
 //! 3. Add `exercises/NN-name/`: a starting point and two reference
 //!    programs per role (one passes, one fails as a first try does), and
-//!    their rows in `tests/workbook/check.rs`.
+//!    their rows in `tests/workbook/check.rs` (or `check_more.rs`).
 
+pub mod backlog;
+pub mod bind_interface;
+pub mod deadlock;
 pub mod each;
 pub mod hostile;
+pub mod listening_socket;
 pub mod output;
 pub mod partial_recv;
+pub mod reuseaddr;
 pub mod run;
 pub mod sixteen;
 pub mod suite;
@@ -63,7 +74,15 @@ pub mod trial;
 use suite::{Role, Suite};
 
 /// Every suite, from the experiments' check files, in number order.
-pub static SUITES: &[&[Suite]] = &[sixteen::SUITES, partial_recv::SUITES];
+pub static SUITES: &[&[Suite]] = &[
+    sixteen::SUITES,
+    partial_recv::SUITES,
+    listening_socket::SUITES,
+    reuseaddr::SUITES,
+    bind_interface::SUITES,
+    backlog::SUITES,
+    deadlock::SUITES,
+];
 
 /// The suite of experiment `number` for `role`; `None` if there is none.
 pub fn find(number: u8, role: Role) -> Option<&'static Suite> {

@@ -125,9 +125,13 @@ impl Printer {
 
 /// One check in the table: `name  ok|FAIL  reason`, then its evidence.
 pub fn table_row(f: &Finding) {
-    let mark = if f.passed { "ok" } else { "FAIL" };
+    let mark = match (&f.skipped, f.passed) {
+        (Some(_), _) => "skip",
+        (None, true) => "ok",
+        (None, false) => "FAIL",
+    };
     let head = format!("{:<28} {mark:<4}", f.check);
-    let reason = f.reason.as_deref().unwrap_or("");
+    let reason = f.reason.as_deref().or(f.skipped.as_deref()).unwrap_or("");
     let opts = textwrap::Options::new(WIDTH)
         .word_splitter(textwrap::WordSplitter::NoHyphenation)
         .subsequent_indent("    ");
@@ -179,7 +183,11 @@ pub fn gradescope(title: &str, findings: &[Finding]) -> Value {
     let tests: Vec<Value> = findings
         .iter()
         .map(|f| {
-            let mut output = f.reason.clone().unwrap_or("passed".into());
+            let mut output = match (&f.reason, &f.skipped) {
+                (Some(why), _) => why.clone(),
+                (None, Some(why)) => format!("skipped: {why}"),
+                (None, None) => "passed".into(),
+            };
             for l in evidence_lines(f) {
                 output.push('\n');
                 output.push_str(l.trim_start());

@@ -239,6 +239,7 @@ pub fn run_suite<'a>(
             (Role::Server, Err(e)) => Err(e.into()),
             (Role::Client, _) => (check.run)(&mut t),
         };
+        let skipped = t.skipped();
         let (reason, evidence) = t.finish(result);
         Finding {
             experiment: entry.name.to_owned(),
@@ -247,7 +248,8 @@ pub fn run_suite<'a>(
             check: check.name.to_owned(),
             passed: reason.is_none(),
             reason,
-            points: check.points,
+            points: if skipped.is_some() { 0 } else { check.points },
+            skipped,
             evidence,
             elapsed_ms: started.elapsed().as_millis() as u64,
             network: network.clone(),

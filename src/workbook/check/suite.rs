@@ -63,8 +63,14 @@ pub struct Finding {
     pub role: Role,
     /// The check's name.
     pub check: String,
-    /// Whether the program passed it.
+    /// Whether the program passed it (a skipped check did: it did not
+    /// fail).
     pub passed: bool,
+    /// Why the check could not run here, in one line (no second host:
+    /// this system forbids network namespaces); `None` if it ran. A
+    /// skipped check is worth no points, either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     /// Why it failed, in one line; `None` if it passed.
     pub reason: Option<String>,
     /// What the check is worth; earned only if passed.

@@ -14,7 +14,9 @@ use crate::lab::error::SocketError;
 use crate::lab::kernel::proc_net_tcp::{TcpRow, receive_queue, tcp_rows};
 use crate::lab::kernel::tcp_info::TcpState;
 use crate::lab::narrate::Narrator;
-use crate::lab::stranger::{self, Stranger, Vars, describe};
+use crate::lab::stranger::{self, Stranger, describe};
+
+mod control;
 
 /// How often the kernel's table is read while waiting for the program,
 /// in ms: often enough that a Python program's start-up sets the time.
@@ -89,7 +91,9 @@ pub struct Trial<'a> {
     reader: Option<Stranger>,
     evidence: Map<String, Value>,
     listeners_before: Vec<SocketAddr>,
+    skipped: Option<String>,
     server: bool,
+    held: Vec<Box<dyn std::any::Any>>,
 }
 
 impl<'a> Trial<'a> {
@@ -102,7 +106,9 @@ impl<'a> Trial<'a> {
             reader: None,
             evidence: Map::new(),
             listeners_before: Vec::new(),
+            skipped: None,
             server: false,
+            held: Vec::new(),
         }
     }
 
@@ -142,19 +148,7 @@ impl<'a> Trial<'a> {
     /// # Errors
     /// It could not be started (`execve(2)` failed).
     pub fn start(&mut self) -> Checked {
-        let listening = tcp_rows(|r| r.is(TcpState::Listen))?;
-        self.listeners_before = listening.iter().map(|r| r.local).collect();
-        let vars = Vars {
-            host: self.opts.host.to_string(),
-            port: self.port,
-            file: self.opts.file.clone(),
-        };
-        let argv = stranger::substitute(&self.opts.argv, &vars);
-        match Stranger::start(&argv, &vars, self.opts.as_user) {
-            Ok(s) => self.reader = Some(s),
-            Err(e) => return fail(format!("could not start {argv:?}: {e}")),
-        }
-        Ok(())
+        self.start_joined(None)
     }
 
     /// Starts the program (a server) and waits until the kernel shows it
@@ -228,7 +222,8 @@ impl<'a> Trial<'a> {
             None => Ok(()),
             Some(status) => {
                 let ms = reader.started.elapsed().as_millis();
-                let said = last_words(&out);
+                // Its last words may still be in the pipe: read them all.
+                let said = last_words(&reader.output_at_end(self.opts.grace));
                 fail(format!(
                     "exited ({}) after {ms} ms{said}",
                     describe(&status)
@@ -345,6 +340,7 @@ impl<'a> Trial<'a> {
         }
         let before = reader.output();
         let stopped = reader.stop(self.opts.grace);
+        self.held.clear(); // our sockets, closed once it has stopped
         let out = reader.output();
         let said: Vec<&str> = before
             .text
