@@ -87,6 +87,27 @@ impl OutFile {
         full(self) == full(other)
     }
 
+    /// Starts writing the file as the run goes, without holding it in
+    /// memory: a new temporary file beside the path (mode 0644 less the
+    /// umask), renamed over the path by [`Partial::finish`]. A run that
+    /// ends without it leaves the old file as it was, and no temporary one.
+    ///
+    /// # Errors
+    /// The temporary file could not be created: the path and the errno.
+    pub fn begin(&self) -> anyhow::Result<Partial> {
+        let shown = &self.shown;
+        let (file, tmp) = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o644))
+            .tempfile_in(&self.dir)
+            .op(format_args!("create a file beside {shown}"))?
+            .into_parts();
+        Ok(Partial {
+            file: Some(file),
+            tmp,
+            out: self.clone(),
+        })
+    }
+
     /// Writes `text` whole: a new temporary file in the same directory
     /// (mode 0644 less the umask, as `File::create` gives), then
     /// `rename(2)` over the path.
@@ -102,6 +123,42 @@ impl OutFile {
         tmp.write_all(text.as_bytes())
             .op(format_args!("write {shown}"))?;
         tmp.persist(&self.path)
+            .map_err(|e| e.error)
+            .op(format_args!("rename into {shown}"))?;
+        Ok(())
+    }
+}
+
+/// An output file being written as the run goes ([`OutFile::begin`]).
+#[derive(Debug)]
+pub struct Partial {
+    file: Option<std::fs::File>,
+    tmp: tempfile::TempPath,
+    out: OutFile,
+}
+
+impl Partial {
+    /// The open file, to write to; the first call takes it.
+    ///
+    /// # Panics
+    /// If called twice.
+    pub fn take_file(&mut self) -> std::fs::File {
+        self.file.take().expect("the file is taken once")
+    }
+
+    /// The path as the user gave it, for messages.
+    pub fn shown(&self) -> &str {
+        &self.out.shown
+    }
+
+    /// Renames the file written over the path (`rename(2)`).
+    ///
+    /// # Errors
+    /// The rename failed: the path and the errno.
+    pub fn finish(self) -> anyhow::Result<()> {
+        let shown = self.out.shown.clone();
+        self.tmp
+            .persist(&self.out.path)
             .map_err(|e| e.error)
             .op(format_args!("rename into {shown}"))?;
         Ok(())
