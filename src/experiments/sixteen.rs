@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::lab::capture::{Flags, OnWire, Segment, say_seen};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
@@ -36,6 +37,8 @@ use crate::lab::{args, deadline, names, peers, process, server};
 pub const HELLO: &[u8; 16] = b"Hi there, server";
 /// The server's reply: exactly sixteen octets.
 pub const FAREWELL: &[u8; 16] = b"Farewell, client";
+/// A segment's FIN bit: its sender will send no more.
+const FIN: Flags = Flags::FIN;
 
 /// What the default run observed: each socket's address as the kernel
 /// reported it, and the bytes each side received.
@@ -55,6 +58,9 @@ pub struct Observed {
     pub server_received: String,
     /// What the client's `recvall(16)` returned, as text.
     pub client_received: String,
+    /// The conversation's segments, between the client's name and the
+    /// listening address.
+    pub wire: OnWire<Vec<Segment>>,
 }
 
 // ANCHOR: recvall
@@ -187,6 +193,13 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
             },
             |say| client(listening, say, ctx.timeout),
         )?;
+    // On the wire: the conversation, until each side's FIN has gone.
+    let fins = |s: &[Segment]| s.iter().filter(|s| s.flags.has(FIN)).count();
+    let wire = ctx.wire.segments_until(
+        |s| s.between(client_name, listening),
+        |s| fins(s) == 2,
+        Duration::from_millis(200),
+    );
     let observed = Observed {
         listening_address: listening,
         client_name,
@@ -195,6 +208,7 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         connected_peer: peer,
         server_received: String::from_utf8_lossy(&message).into_owned(),
         client_received: String::from_utf8_lossy(&reply).into_owned(),
+        wire,
     };
     Ok(verdict(observed, &ctx.say))
 }
@@ -218,6 +232,12 @@ pub enum Outcome {
     /// The connected socket's peer, or the address accept() returned,
     /// was not the client's socket name.
     ConnectedPeerDiffers,
+    /// On the wire, the conversation did not open with SYN, SYN|ACK, ACK.
+    NoHandshakeOnWire,
+    /// On the wire, other than 16 payload bytes went each way.
+    BytesOnWireDiffer,
+    /// On the wire, a side sent no FIN.
+    NoFinOnWire,
 }
 
 // ANCHOR: verdict
@@ -237,8 +257,31 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
         ("peer", peer, ConnectedPeerDiffers),
         ("accepted peer", accepted, ConnectedPeerDiffers),
     ];
-    let observed = say.checks(&checks).unwrap_or(Exchanged);
-    Verdict::new(observed, o)
+    // On the wire: the handshake, 16 bytes each way, a FIN from each side.
+    let (c, l) = (o.client_name, o.listening_address);
+    let step = |s: &Segment, from, flags| s.src == from && s.is(flags);
+    let handshake = o.wire.check(|s| {
+        s.len() >= 3
+            && step(&s[0], c, Flags::SYN)
+            && step(&s[1], l, Flags::SYN_ACK)
+            && step(&s[2], c, Flags::ACK)
+    });
+    let bytes = |s: &[Segment], from| -> u32 {
+        s.iter().filter(|s| s.src == from && !s.retransmission).map(|s| s.len).sum()
+    };
+    let sixteen = o.wire.check(|s| bytes(s, c) == 16 && bytes(s, l) == 16);
+    let fin = |s: &[Segment], from| s.iter().any(|s| s.src == from && s.flags.has(FIN));
+    let fins = o.wire.check(|s| fin(s, c) && fin(s, l));
+    let wire = [
+        ("handshake", handshake, NoHandshakeOnWire),
+        ("16 bytes each way", sixteen, BytesOnWireDiffer),
+        ("a FIN each way", fins, NoFinOnWire),
+    ];
+    let observed = say.checks_on_wire(&checks, &wire);
+    if let (Some(_), Some(seen)) = (observed, o.wire.seen()) {
+        say_seen(say, "the conversation", seen);
+    }
+    Verdict::new(observed.unwrap_or(Exchanged), o)
 }
 // ANCHOR_END: verdict
 

@@ -426,3 +426,13 @@ impl Capture {
         Ok((Packets::Captured(state.summary.clone()), kept))
     }
 }
+
+/// Says what was on the wire where a packet check failed: the segments
+/// `seen`, as `--trace` prints them (the first 16), under the line `what`.
+pub fn say_seen(say: &crate::lab::narrate::Narrator, what: &str, seen: &[Segment]) {
+    say.say(format!("on the wire, {what}: {} segments", seen.len()));
+    let t0 = seen.first().map_or(0, |s| s.at_us);
+    for s in seen.iter().take(16) {
+        say.say(format!("  {}", s.trace_line(t0)));
+    }
+}

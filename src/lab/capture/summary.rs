@@ -113,6 +113,13 @@ pub enum OnWire<T> {
     NotCaptured(String),
 }
 
+/// Nothing seen yet.
+impl<T: Default> Default for OnWire<T> {
+    fn default() -> Self {
+        OnWire::Seen(T::default())
+    }
+}
+
 impl<T> OnWire<T> {
     /// What was seen; `None` if nothing was captured.
     pub fn seen(&self) -> Option<&T> {
