@@ -217,7 +217,8 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let seen = seen.as_ref().and_then(Errno::of);
     server.say(format!("accept(), non-blocking: {}", name(&seen)));
     // On the wire: each SYN to the closed port, and the answer it got.
-    let two_answers = |s: &[Segment]| s.iter().filter(|s| s.is(RST_ACK)).count() >= 2;
+    let two_answers =
+        |s: &[Segment]| s.iter().filter(|s| s.is(RST_ACK)).count() >= 2;
     let wire = ctx.wire.segments_until(
         |s| s.has_port(closed.port()),
         two_answers,
@@ -289,10 +290,14 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
     let closed = o.closed_address;
     let syns = |s: &[Segment]| -> Vec<SocketAddr> {
         let to_closed = s.iter().filter(|s| s.dst == closed);
-        to_closed.filter(|s| s.is(Flags::SYN)).map(|s| s.src).collect()
+        to_closed
+            .filter(|s| s.is(Flags::SYN))
+            .map(|s| s.src)
+            .collect()
     };
     let reset = |s: &[Segment], c: SocketAddr| {
-        s.iter().any(|s| s.src == closed && s.dst == c && s.is(RST_ACK))
+        s.iter()
+            .any(|s| s.src == closed && s.dst == c && s.is(RST_ACK))
     };
     let answered = o.wire.check(|s| {
         let syns = syns(s);

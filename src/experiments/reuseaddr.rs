@@ -356,11 +356,17 @@ pub fn verdict(
     // TIME_WAIT: case 2's server (its listening port), case 3's client.
     let first_fin = |s: &[Segment], port: Option<u16>| {
         let port = port.unwrap_or(0);
-        s.iter().find(|s| s.has_port(port)).map(|s| s.src.port() == port)
+        s.iter()
+            .find(|s| s.has_port(port))
+            .map(|s| s.src.port() == port)
     };
     let (two, three) = (o.server_first_at, o.client_first_at);
-    let server = o.fins.check(|s| first_fin(s, two.map(|a| a.port())) == Some(true));
-    let client = o.fins.check(|s| first_fin(s, three.map(|a| a.port())) == Some(false));
+    let server = o
+        .fins
+        .check(|s| first_fin(s, two.map(|a| a.port())) == Some(true));
+    let client = o
+        .fins
+        .check(|s| first_fin(s, three.map(|a| a.port())) == Some(false));
     let wire = [
         ("case 2: the server's FIN first", server, FirstFinDiffers),
         ("case 3: the client's", client, FirstFinDiffers),

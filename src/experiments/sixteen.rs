@@ -267,10 +267,15 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
             && step(&s[2], c, Flags::ACK)
     });
     let bytes = |s: &[Segment], from| -> u32 {
-        s.iter().filter(|s| s.src == from && !s.retransmission).map(|s| s.len).sum()
+        s.iter()
+            .filter(|s| s.src == from && !s.retransmission)
+            .map(|s| s.len)
+            .sum()
     };
     let sixteen = o.wire.check(|s| bytes(s, c) == 16 && bytes(s, l) == 16);
-    let fin = |s: &[Segment], from| s.iter().any(|s| s.src == from && s.flags.has(FIN));
+    let fin = |s: &[Segment], from| {
+        s.iter().any(|s| s.src == from && s.flags.has(FIN))
+    };
     let fins = o.wire.check(|s| fin(s, c) && fin(s, l));
     let wire = [
         ("handshake", handshake, NoHandshakeOnWire),

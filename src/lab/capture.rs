@@ -54,6 +54,9 @@ pub const FRAME_BYTES: u32 = 256;
 /// Slots in a ring: 32768 of [`FRAME_BYTES`], 8 MiB, about 60 ms of the
 /// fastest run's frames should the reader fall behind.
 pub const RING_FRAMES: u32 = 32768;
+/// Slots in the ring of a link an experiment adds ([`Wire::add_link`]),
+/// which carries a few connections: 1024, 256 KiB.
+pub const LINK_FRAMES: u32 = 1024;
 /// Segments kept in memory for checks and `--trace`, at most; the rest
 /// are counted (and written to the pcap file).
 pub const KEPT_SEGMENTS: usize = 100_000;
@@ -260,7 +263,7 @@ impl Wire {
     pub fn add_link(&self, fd: OwnedFd, ifindex: u32) -> Result<u32, String> {
         let shared = self.0.as_ref().map_err(Clone::clone)?;
         let (ring, _) =
-            PacketRing::new(fd, ifindex, false, FRAME_BYTES, RING_FRAMES)
+            PacketRing::new(fd, ifindex, false, FRAME_BYTES, LINK_FRAMES)
                 .map_err(|e| {
                     format!("PACKET_RX_RING on link {ifindex}: {e}")
                 })?;
@@ -429,7 +432,11 @@ impl Capture {
 
 /// Says what was on the wire where a packet check failed: the segments
 /// `seen`, as `--trace` prints them (the first 16), under the line `what`.
-pub fn say_seen(say: &crate::lab::narrate::Narrator, what: &str, seen: &[Segment]) {
+pub fn say_seen(
+    say: &crate::lab::narrate::Narrator,
+    what: &str,
+    seen: &[Segment],
+) {
     say.say(format!("on the wire, {what}: {} segments", seen.len()));
     let t0 = seen.first().map_or(0, |s| s.at_us);
     for s in seen.iter().take(16) {

@@ -179,6 +179,33 @@ impl TwoHosts {
         }
     }
 
+    /// A packet socket made in host A (`socket(AF_PACKET, SOCK_RAW, 0)`,
+    /// not yet bound), and the number of host A's end of the link (`va`),
+    /// to capture what crosses it
+    /// ([`crate::lab::capture::Wire::add_link`]).
+    ///
+    /// # Errors
+    /// The helper's `socket(2)` failed, or it did not answer in time.
+    pub fn packet_socket(&self) -> io::Result<(OwnedFd, u32)> {
+        sendmsg::<()>(
+            self.ctl.as_raw_fd(),
+            &[IoSlice::new(b"P")],
+            &[],
+            MsgFlags::empty(),
+            None,
+        )?;
+        match self.receive()? {
+            (answer, Some(fd)) => {
+                let index = answer
+                    .strip_prefix("packet\t")
+                    .and_then(|i| i.parse().ok());
+                let index = index.ok_or_else(|| io::Error::other(answer))?;
+                Ok((fd, index))
+            }
+            (answer, None) => Err(io::Error::other(answer)),
+        }
+    }
+
     /// The helper's process id (host A's process), to check that it is
     /// gone afterwards.
     pub fn helper_pid(&self) -> u32 {

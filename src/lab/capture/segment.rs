@@ -145,6 +145,11 @@ impl Segment {
         (self.src == a && self.dst == b) || (self.src == b && self.dst == a)
     }
 
+    /// Whether either end has the address `ip`.
+    pub fn has_ip(&self, ip: IpAddr) -> bool {
+        self.src.ip() == ip || self.dst.ip() == ip
+    }
+
     /// Whether either end uses port `port`.
     pub fn has_port(&self, port: u16) -> bool {
         self.src.port() == port || self.dst.port() == port

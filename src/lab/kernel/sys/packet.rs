@@ -94,7 +94,11 @@ mod linux {
             setopt(&fd, libc::PACKET_VERSION, &v2)?;
             let ignored = ignore_outgoing
                 && setopt(&fd, libc::PACKET_IGNORE_OUTGOING, &1i32).is_ok();
-            let block = 1u32 << 16;
+            // One page per block: the kernel allocates each block as one
+            // run of pages, and a larger run may wait for compaction.
+            // SAFETY: sysconf(3) reads a constant.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let block = u32::try_from(page).unwrap_or(4096).max(frame_size);
             let req = libc::tpacket_req {
                 tp_block_size: block,
                 tp_block_nr: frames * frame_size / block,
