@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::lab::capture::{Flags, OnWire, Segment, say_seen};
+use crate::lab::capture::{Flags, OnWire, Segment};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
@@ -58,9 +58,51 @@ pub struct Observed {
     pub server_received: String,
     /// What the client's `recvall(16)` returned, as text.
     pub client_received: String,
-    /// The conversation's segments, between the client's name and the
+    /// The conversation on the wire, between the client's name and the
     /// listening address.
-    pub wire: OnWire<Vec<Segment>>,
+    pub wire: OnWire<Conversation>,
+}
+
+/// The conversation on the wire, as counted from its segments.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Conversation {
+    /// Its first three segments, each its sender and flags: the
+    /// handshake is `["client SYN", "server SYN|ACK", "client ACK"]`.
+    pub opening: Vec<String>,
+    /// Payload bytes the client sent, retransmissions aside.
+    pub client_bytes: u32,
+    /// Payload bytes the server sent, retransmissions aside.
+    pub server_bytes: u32,
+    /// Whether the client sent a FIN.
+    pub client_fin: bool,
+    /// Whether the server sent a FIN.
+    pub server_fin: bool,
+}
+
+impl Conversation {
+    /// Counts the segments `seen` between `client` and the others.
+    fn count(seen: &[Segment], client: SocketAddr) -> Conversation {
+        let who =
+            |s: &Segment| if s.src == client { "client" } else { "server" };
+        let opening = seen.iter().take(3);
+        let bytes = |c: bool| -> u32 {
+            let from = seen.iter().filter(|s| (s.src == client) == c);
+            from.filter(|s| !s.retransmission).map(|s| s.len).sum()
+        };
+        let fin = |c: bool| {
+            seen.iter()
+                .any(|s| (s.src == client) == c && s.flags.has(FIN))
+        };
+        Conversation {
+            opening: opening
+                .map(|s| format!("{} {}", who(s), s.flags))
+                .collect(),
+            client_bytes: bytes(true),
+            server_bytes: bytes(false),
+            client_fin: fin(true),
+            server_fin: fin(false),
+        }
+    }
 }
 
 // ANCHOR: recvall
@@ -200,6 +242,7 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         |s| fins(s) == 2,
         Duration::from_millis(200),
     );
+    let wire = wire.map(|seen| Conversation::count(&seen, client_name));
     let observed = Observed {
         listening_address: listening,
         client_name,
@@ -258,33 +301,28 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
         ("accepted peer", accepted, ConnectedPeerDiffers),
     ];
     // On the wire: the handshake, 16 bytes each way, a FIN from each side.
-    let (c, l) = (o.client_name, o.listening_address);
-    let step = |s: &Segment, from, flags| s.src == from && s.is(flags);
-    let handshake = o.wire.check(|s| {
-        s.len() >= 3
-            && step(&s[0], c, Flags::SYN)
-            && step(&s[1], l, Flags::SYN_ACK)
-            && step(&s[2], c, Flags::ACK)
-    });
-    let bytes = |s: &[Segment], from| -> u32 {
-        s.iter()
-            .filter(|s| s.src == from && !s.retransmission)
-            .map(|s| s.len)
-            .sum()
-    };
-    let sixteen = o.wire.check(|s| bytes(s, c) == 16 && bytes(s, l) == 16);
-    let fin = |s: &[Segment], from| {
-        s.iter().any(|s| s.src == from && s.flags.has(FIN))
-    };
-    let fins = o.wire.check(|s| fin(s, c) && fin(s, l));
+    let handshake = ["client SYN", "server SYN|ACK", "client ACK"];
+    let w = &o.wire;
     let wire = [
-        ("handshake", handshake, NoHandshakeOnWire),
-        ("16 bytes each way", sixteen, BytesOnWireDiffer),
-        ("a FIN each way", fins, NoFinOnWire),
+        (
+            "handshake",
+            w.check(|c| c.opening == handshake),
+            NoHandshakeOnWire,
+        ),
+        (
+            "16 bytes each way",
+            w.check(|c| c.client_bytes == 16 && c.server_bytes == 16),
+            BytesOnWireDiffer,
+        ),
+        (
+            "a FIN each way",
+            w.check(|c| c.client_fin && c.server_fin),
+            NoFinOnWire,
+        ),
     ];
     let observed = say.checks_on_wire(&checks, &wire);
-    if let (Some(_), Some(seen)) = (observed, o.wire.seen()) {
-        say_seen(say, "the conversation", seen);
+    if let (Some(_), Some(c)) = (observed, o.wire.seen()) {
+        say.say(format!("on the wire, the conversation: {c:?}"));
     }
     Verdict::new(observed.unwrap_or(Exchanged), o)
 }

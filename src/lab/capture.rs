@@ -27,279 +27,31 @@
 //!   experiment reads every segment sent so far.
 
 use std::io::BufWriter;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::pcap::{PcapHeader, PcapWriter};
 
-use crate::lab::kernel::sys::packet::{PacketRing, RawFrame, packet_socket};
+use crate::lab::kernel::sys::packet::{PacketRing, packet_socket};
 use crate::lab::netns::private::Network;
 use crate::lab::out_file::{OutFile, Partial};
 
+mod reader;
 mod segment;
 mod summary;
+mod wire;
 
-use segment::Flows;
+pub use reader::{FRAME_BYTES, KEPT_SEGMENTS, LINK_FRAMES, POLL, RING_FRAMES};
+use reader::{Shared, Source, State, start_reader};
 pub use segment::{Flags, Segment};
 pub use summary::{FlagCounts, OnWire, Packets, Summary, connections_to};
+pub use wire::Wire;
 
-/// Bytes of each ring slot: its header (80 bytes before the frame) and
-/// the frame's first 176 bytes, enough for the Ethernet, IP and TCP
-/// headers with every option, and a small payload.
-pub const FRAME_BYTES: u32 = 256;
-/// Slots in a ring: 32768 of [`FRAME_BYTES`], 8 MiB, about 60 ms of the
-/// fastest run's frames should the reader fall behind.
-pub const RING_FRAMES: u32 = 32768;
-/// Slots in the ring of a link an experiment adds ([`Wire::add_link`]),
-/// which carries a few connections: 1024, 256 KiB.
-pub const LINK_FRAMES: u32 = 1024;
-/// Segments kept in memory for checks and `--trace`, at most; the rest
-/// are counted (and written to the pcap file).
-pub const KEPT_SEGMENTS: usize = 100_000;
-/// The longest the reader waits in `poll(2)` before it looks again.
-pub const POLL: Duration = Duration::from_millis(5);
-/// The longest [`Wire::segments`] waits for the reader to drain.
-const SYNC_LIMIT: Duration = Duration::from_secs(2);
-/// Loopback's interface number in every network namespace.
 const LO_INDEX: u32 = 1;
-
-/// One ring and what the reader does with its frames.
-struct Source {
-    id: u32,
-    ring: PacketRing,
-    /// Keep frames leaving the interface (a veth), or drop them (`lo`,
-    /// where the kernel could not be asked to).
-    keep_outgoing: bool,
-}
-
-/// What the reader has made of the frames so far.
-#[derive(Default)]
-struct State {
-    flows: Flows,
-    kept: Vec<Segment>,
-    summary: Summary,
-    first: Option<Duration>,
-    pcap: Option<PcapWriter<BufWriter<std::fs::File>>>,
-    pcap_error: Option<String>,
-}
-
-impl State {
-    fn frame(&mut self, f: RawFrame<'_>, keep_outgoing: bool) {
-        if f.outgoing && !keep_outgoing {
-            return;
-        }
-        let at = Duration::new(u64::from(f.sec), f.nsec);
-        let first = *self.first.get_or_insert(at);
-        self.summary.frames_captured += 1;
-        if let Some(w) = &mut self.pcap
-            && let Err(e) = w.write_packet(&PcapPacket::new(at, f.len, f.data))
-        {
-            self.pcap_error = Some(e.to_string());
-            self.pcap = None;
-        }
-        let at_us = at.saturating_sub(first).as_micros() as u64;
-        if let Some(s) = self.flows.segment(f.data, at_us) {
-            self.summary.count(&s);
-            if self.kept.len() < KEPT_SEGMENTS {
-                self.kept.push(s);
-                self.summary.segments_kept += 1;
-            }
-        }
-    }
-}
-
-struct Shared {
-    state: Mutex<State>,
-    sources: Mutex<Vec<Source>>,
-    next_id: AtomicU64,
-    asked: AtomicU64,
-    drained: Mutex<u64>,
-    drained_cv: Condvar,
-    stop: AtomicBool,
-}
-
-impl Shared {
-    /// One pass over every ring; returns the frames read.
-    fn drain_all(&self, max_each: usize) -> usize {
-        let mut sources = self.sources.lock().expect("not poisoned");
-        let mut state = self.state.lock().expect("not poisoned");
-        let mut n = 0;
-        for s in sources.iter_mut() {
-            let keep = s.keep_outgoing;
-            n += s.ring.drain(max_each, |f| state.frame(f, keep));
-        }
-        n
-    }
-
-    /// Waits at most [`POLL`] for a frame on any ring.
-    fn wait(&self) {
-        let sources = self.sources.lock().expect("not poisoned");
-        let mut fds: Vec<PollFd<'_>> = sources
-            .iter()
-            .map(|s| PollFd::new(s.ring.fd(), PollFlags::POLLIN))
-            .collect();
-        let t = PollTimeout::try_from(POLL).unwrap_or(PollTimeout::ZERO);
-        if fds.is_empty() {
-            drop(fds);
-            drop(sources);
-            std::thread::sleep(POLL);
-        } else {
-            let _ = poll(&mut fds, t);
-        }
-    }
-
-    /// The reader thread: drains the rings until told to stop, then once
-    /// more.
-    fn read(&self) {
-        loop {
-            let stopping = self.stop.load(SeqCst);
-            let asked = self.asked.load(SeqCst);
-            if self.drain_all(4096) > 0 && !stopping {
-                continue;
-            }
-            *self.drained.lock().expect("not poisoned") = asked;
-            self.drained_cv.notify_all();
-            if stopping {
-                self.drain_all(RING_FRAMES as usize);
-                return;
-            }
-            self.wait();
-        }
-    }
-
-    /// Has the reader drain everything the kernel holds now; waits at
-    /// most [`SYNC_LIMIT`].
-    fn sync(&self) {
-        let want = self.asked.fetch_add(1, SeqCst) + 1;
-        let end = Instant::now() + SYNC_LIMIT;
-        let mut done = self.drained.lock().expect("not poisoned");
-        while *done < want && !self.stop.load(SeqCst) {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            done = self
-                .drained_cv
-                .wait_timeout(done, left)
-                .expect("not poisoned")
-                .0;
-        }
-    }
-}
-
-/// The experiments' view of the capture (in [`crate::lab::experiment::Ctx`]):
-/// the segments seen so far, or why there are none. Cheap to clone.
-#[derive(Clone)]
-pub struct Wire(Result<Arc<Shared>, String>);
-
-impl std::fmt::Debug for Wire {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Ok(_) => f.write_str("Wire(captured)"),
-            Err(why) => write!(f, "Wire(not captured: {why})"),
-        }
-    }
-}
-
-impl Wire {
-    /// No capture, for the reason `why` (a manual role, a test).
-    pub fn off(why: impl Into<String>) -> Wire {
-        Wire(Err(why.into()))
-    }
-
-    /// Why nothing is captured; `None` if the capture runs.
-    pub fn why_not(&self) -> Option<&str> {
-        self.0.as_ref().err().map(String::as_str)
-    }
-
-    /// The segments captured so far that `keep` keeps, in the order the
-    /// kernel saw them, after the reader drained what the kernel holds
-    /// (waiting at most 2 s for it), and 1 ms more for a frame still on
-    /// its way through loopback.
-    pub fn segments(
-        &self,
-        keep: impl Fn(&Segment) -> bool,
-    ) -> OnWire<Vec<Segment>> {
-        self.segments_until(keep, |_| false, Duration::from_millis(1))
-    }
-
-    /// As [`Wire::segments`], but waits, reading again every 2 ms, until
-    /// `done` holds for the segments kept, or `limit` has passed.
-    pub fn segments_until(
-        &self,
-        keep: impl Fn(&Segment) -> bool,
-        done: impl Fn(&[Segment]) -> bool,
-        limit: Duration,
-    ) -> OnWire<Vec<Segment>> {
-        let shared = match &self.0 {
-            Ok(shared) => shared,
-            Err(why) => return OnWire::NotCaptured(why.clone()),
-        };
-        let end = Instant::now() + limit;
-        loop {
-            shared.sync();
-            let state = shared.state.lock().expect("not poisoned");
-            let seen: Vec<Segment> =
-                state.kept.iter().filter(|s| keep(s)).cloned().collect();
-            drop(state);
-            if done(&seen) || Instant::now() >= end {
-                return OnWire::Seen(seen);
-            }
-            std::thread::sleep(Duration::from_millis(2).min(limit));
-        }
-    }
-
-    /// Adds a link to the capture: the packet socket `fd` (made where the
-    /// link lives, as [`crate::lab::netns::TwoHosts::packet_socket`] makes
-    /// one in host A), bound to its interface `ifindex`, both directions
-    /// kept. Returns its number, for [`Wire::remove_link`].
-    ///
-    /// # Errors
-    /// Nothing is captured (the reason), or setting up the ring failed.
-    pub fn add_link(&self, fd: OwnedFd, ifindex: u32) -> Result<u32, String> {
-        let shared = self.0.as_ref().map_err(Clone::clone)?;
-        let (ring, _) =
-            PacketRing::new(fd, ifindex, false, FRAME_BYTES, LINK_FRAMES)
-                .map_err(|e| {
-                    format!("PACKET_RX_RING on link {ifindex}: {e}")
-                })?;
-        let id = shared.next_id.fetch_add(1, SeqCst) as u32 + 1;
-        let source = Source {
-            id,
-            ring,
-            keep_outgoing: true,
-        };
-        shared.sources.lock().expect("not poisoned").push(source);
-        Ok(id)
-    }
-
-    /// Reads what link `id` holds, then closes it (its counts stay).
-    pub fn remove_link(&self, id: u32) {
-        if let Ok(shared) = &self.0 {
-            shared.sync();
-            let mut sources = shared.sources.lock().expect("not poisoned");
-            if let Some(i) = sources.iter().position(|s| s.id == id) {
-                let s = sources.remove(i);
-                let dropped = s.ring.statistics().map_or(0, |(_, d)| d);
-                shared
-                    .state
-                    .lock()
-                    .expect("not poisoned")
-                    .summary
-                    .frames_dropped += u64::from(dropped);
-            }
-        }
-    }
-}
 
 /// The run's capture, from [`Capture::open`] to [`Capture::finish`].
 pub struct Capture {
     wire: Wire,
-    reader: Option<JoinHandle<()>>,
     pcap: Option<Partial>,
 }
 
@@ -319,7 +71,6 @@ impl Capture {
     ) -> anyhow::Result<Capture> {
         let off = |why: String| Capture {
             wire: Wire::off(why),
-            reader: None,
             pcap: None,
         };
         let root = nix::unistd::geteuid().is_root();
@@ -363,10 +114,11 @@ impl Capture {
             drained: Mutex::new(0),
             drained_cv: Condvar::new(),
             stop: AtomicBool::new(false),
+            pause: AtomicBool::new(false),
+            reader: Mutex::new(None),
         };
         Ok(Capture {
             wire: Wire(Ok(Arc::new(shared))),
-            reader: None,
             pcap: partial,
         })
     }
@@ -375,8 +127,7 @@ impl Capture {
     /// capability).
     pub fn start(&mut self) {
         if let Ok(shared) = &self.wire.0 {
-            let shared = Arc::clone(shared);
-            self.reader = Some(std::thread::spawn(move || shared.read()));
+            start_reader(shared);
         }
     }
 
@@ -398,10 +149,10 @@ impl Capture {
             }
         };
         shared.stop.store(true, SeqCst);
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        } else {
-            shared.drain_all(RING_FRAMES as usize);
+        let reader = shared.reader.lock().expect("not poisoned").take();
+        match reader {
+            Some(reader) => drop(reader.join()),
+            None => drop(shared.drain_all(RING_FRAMES as usize)),
         }
         let dropped: u64 = shared
             .sources

@@ -94,6 +94,31 @@ fn outcome<M, O>(v: Verdict<M, O>) -> O {
     v.observed
 }
 
+/// The segments a run saw at `pointer` (`/wire/seen`), changed by `f`: as
+/// another run's capture might have seen them.
+fn segments_with(
+    base: &Value,
+    pointer: &str,
+    f: impl FnOnce(&mut Vec<Value>),
+) -> Value {
+    let mut seen = base
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("no segments at {pointer} in {base}"))
+        .clone();
+    f(&mut seen);
+    Value::Array(seen)
+}
+
+/// Whether a segment (as JSON) has `flag` among its flags.
+fn has(segment: &Value, flag: &str) -> bool {
+    segment["flags"]
+        .as_str()
+        .unwrap()
+        .split('|')
+        .any(|f| f == flag)
+}
+
 #[test]
 fn sixteen_reaches_every_outcome() {
     use sixteen::Outcome::*;
@@ -121,6 +146,12 @@ fn sixteen_reaches_every_outcome() {
                 &[("/accepted_from", json!("127.0.0.1:2"))],
                 ConnectedPeerDiffers,
             ),
+            (
+                &[("/wire/seen/opening/0", json!("client SYN|ACK"))],
+                NoHandshakeOnWire,
+            ),
+            (&[("/wire/seen/server_bytes", json!(15))], BytesOnWireDiffer),
+            (&[("/wire/seen/client_fin", json!(false))], NoFinOnWire),
         ],
     );
     assert_all_reached("sixteen", reached);
@@ -131,6 +162,10 @@ fn partial_recv_reaches_every_outcome() {
     use partial_recv::Outcome::*;
     let base = measured("partial-recv", &[]);
     let verdict = |o| outcome(partial_recv::verdict(o, &quiet()));
+    let merged = segments_with(&base, "/split_wire/seen", |s| {
+        let data = s.iter_mut().filter(|s| s["len"] != 0);
+        data.for_each(|s| s["len"] = json!(16))
+    });
     let reached = reach(
         &base,
         verdict,
@@ -150,6 +185,7 @@ fn partial_recv_reaches_every_outcome() {
                 &[("/big_recvs/0/returned_bytes", json!(5 << 20))],
                 RecvOverran,
             ),
+            (&[("/split_wire/seen", merged)], PiecesMergedOnWire),
         ],
     );
     assert_all_reached("partial-recv", reached);
@@ -233,6 +269,7 @@ fn reuseaddr_reaches_every_outcome() {
     let base = measured("reuseaddr", &[]);
     let verdict = |o| outcome(reuseaddr::verdict(o, false, &quiet()));
     let in_use = || errno("EADDRINUSE", 98);
+    let reversed = segments_with(&base, "/fins/seen", |s| s.reverse());
     let mut reached = reach(
         &base,
         verdict,
@@ -245,6 +282,7 @@ fn reuseaddr_reaches_every_outcome() {
             (&[("/restart_both_errno", in_use())], ReuseRefused),
             (&[("/client_time_wait", Value::Null)], ClientCloseBlocks),
             (&[("/open_none_errno", Value::Null)], OpenListenerShared),
+            (&[("/fins/seen", reversed)], FirstFinDiffers),
         ],
     );
     // With --wait-out: the port must be free once TIME_WAIT has ended.
@@ -273,6 +311,10 @@ fn bind_interface_reaches_every_outcome() {
         ("/loopback/1/errno", Value::Null),
     ];
     let other = "/loopback/3/server_name";
+    let answered = segments_with(&base, "/two_hosts/wire/seen", |s| {
+        let rst = s.iter_mut().filter(|s| has(s, "RST"));
+        rst.for_each(|s| s["flags"] = json!("SYN|ACK"))
+    });
     let reached = reach(
         &base,
         verdict,
@@ -287,6 +329,7 @@ fn bind_interface_reaches_every_outcome() {
                 ],
                 TwoHostsDiffer,
             ),
+            (&[("/two_hosts/wire/seen", answered)], NoResetOnWire),
         ],
     );
     assert_all_reached("bind-interface", reached);
@@ -297,6 +340,13 @@ fn refused_reaches_every_outcome() {
     use refused::Outcome::*;
     let base = measured("refused", &[]);
     let verdict = |o| outcome(refused::verdict(o, &quiet()));
+    let no_rst =
+        segments_with(&base, "/wire/seen", |s| s.retain(|s| !has(s, "RST")));
+    let syn_ack = segments_with(&base, "/wire/seen", |s| {
+        let mut answer = s.iter().find(|s| has(s, "RST")).unwrap().clone();
+        answer["flags"] = json!("SYN|ACK");
+        s.push(answer)
+    });
     let reached = reach(
         &base,
         verdict,
@@ -316,6 +366,8 @@ fn refused_reaches_every_outcome() {
                 ],
                 OtherError,
             ),
+            (&[("/wire/seen", no_rst)], NoResetOnWire),
+            (&[("/wire/seen", syn_ack)], HandshakeOnWire),
         ],
     );
     assert_all_reached("refused", reached);
@@ -329,6 +381,15 @@ fn backlog_reaches_every_outcome() {
     let n = base["clients"].as_array().unwrap().len();
     let last = |field: &str| format!("/clients/{}/{field}", n - 1);
     let (after, state) = (last("connected_after_ms"), last("state"));
+    let w = "/let_in_wire/seen";
+    let syn = |s: &Value| has(s, "SYN") && !has(s, "ACK");
+    let one_syn = segments_with(&base, w, |s| {
+        let first = s.iter().find(|x| syn(x)).unwrap().clone();
+        s.retain(|x| !syn(x) || *x == first);
+    });
+    let unanswered = segments_with(&base, w, |s| {
+        s.retain(|s| !(has(s, "SYN") && has(s, "ACK")))
+    });
     let reached = reach(
         &base,
         verdict,
@@ -344,6 +405,8 @@ fn backlog_reaches_every_outcome() {
             (&[("/clients/0/error", errno("ECONNREFUSED", 111))], Refused),
             (&[(state.as_str(), json!("CLOSE"))], NotWaiting),
             (&[("/let_in", Value::Null)], NeverLetIn),
+            (&[(w, one_syn)], NoSynRetryOnWire),
+            (&[(w, unanswered)], NoSynAckOnWire),
         ],
     );
     assert_all_reached("backlog", reached);
@@ -353,7 +416,13 @@ fn backlog_reaches_every_outcome() {
 fn deadlock_reaches_every_outcome() {
     use deadlock::Outcome::*;
     let base = measured("deadlock", &[]);
-    let verdict = |o: deadlock::Observed| deadlock::verdict(&o);
+    let verdict = |o: deadlock::Observed| deadlock::verdict(&o, &quiet());
+    let w = "/large/wire/seen";
+    let (probes, zeros) = (
+        format!("{w}/client_probes"),
+        format!("{w}/server_zero_windows"),
+    );
+    let retried = format!("{w}/client_retransmissions_into_zero");
     let mut reached = reach(
         &base,
         verdict,
@@ -364,6 +433,11 @@ fn deadlock_reaches_every_outcome() {
             (&[("/large/stalled", json!(false))], LargeCaseFailed),
             (&[("/large/client_sent_bytes", json!(1))], LedgerUnbalanced),
             (&[("/fixed/completed", json!(false))], FixFailed),
+            (&[(zeros.as_str(), json!(0))], NoZeroWindowOnWire),
+            (
+                &[(probes.as_str(), json!(0)), (retried.as_str(), json!(0))],
+                NoProbesOnWire,
+            ),
         ],
     );
     // --fixed runs the fix only.

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::lab::capture::{OnWire, Segment, Wire};
 
-/// The longest the large case waits, once stalled, for both sides'
-/// zero-window probes: Linux sends the first 200 ms (`TCP_RTO_MIN`, the
-/// persist timer's floor) after the window closed, the next after 400 ms.
+/// The longest the large case waits, once stalled, for each side to test
+/// the other's window of 0 ([`WireCase::both_probed`]): Linux sends the
+/// first zero-window probe 200 ms (`TCP_RTO_MIN`, the persist timer's
+/// floor) after the window closed, the next after 400 ms.
 pub const PROBE_WAIT: Duration = Duration::from_millis(1000);
 
 /// The large case's connection on the wire, up to the stall, counted.
@@ -29,24 +30,48 @@ pub struct WireCase {
     pub client_probes: u64,
     /// Zero-window probes the server sent.
     pub server_probes: u64,
+    /// Retransmissions the client sent while the server's last window
+    /// was 0: with data unacknowledged, its retransmission timer, not the
+    /// persist timer, tests the window (the kernel timer `retransmit`).
+    pub client_retransmissions_into_zero: u64,
+    /// The same, from the server.
+    pub server_retransmissions_into_zero: u64,
     /// Retransmissions, both ways.
     pub retransmissions: u64,
 }
 
 impl WireCase {
-    /// Counts the segments between `client` and `server`.
+    /// Counts the segments between `client` and the server, in order.
     fn count(seen: &[Segment], client: SocketAddr) -> WireCase {
         let mut w = WireCase::default();
+        // The last window each side advertised: client's, server's.
+        let mut last = [None::<u16>; 2];
         for s in seen {
+            let from_client = s.src == client;
+            let (me, peer) = if from_client { (0, 1) } else { (1, 0) };
             let zero = u64::from(s.window == 0 && !s.flags.has(RST_OR_SYN));
             let probe = u64::from(s.zero_window_probe);
-            if s.src == client {
-                (w.client_zero_windows, w.client_probes) =
-                    (w.client_zero_windows + zero, w.client_probes + probe);
+            let into_zero =
+                u64::from(s.retransmission && last[peer] == Some(0));
+            let (windows, probes, retrans) = if from_client {
+                let c = &mut w;
+                (
+                    &mut c.client_zero_windows,
+                    &mut c.client_probes,
+                    &mut c.client_retransmissions_into_zero,
+                )
             } else {
-                (w.server_zero_windows, w.server_probes) =
-                    (w.server_zero_windows + zero, w.server_probes + probe);
-            }
+                let c = &mut w;
+                (
+                    &mut c.server_zero_windows,
+                    &mut c.server_probes,
+                    &mut c.server_retransmissions_into_zero,
+                )
+            };
+            *windows += zero;
+            *probes += probe;
+            *retrans += into_zero;
+            last[me] = Some(s.window);
             w.segments += 1;
             w.retransmissions += u64::from(s.retransmission);
         }
@@ -58,9 +83,13 @@ impl WireCase {
         self.client_zero_windows > 0 && self.server_zero_windows > 0
     }
 
-    /// Both sides sent a zero-window probe.
+    /// Each side tested the other's window of 0: with a zero-window probe
+    /// (its persist timer), or by sending again what it had sent (its
+    /// retransmission timer); and at least one probe went.
     pub fn both_probed(&self) -> bool {
-        self.client_probes > 0 && self.server_probes > 0
+        let client = self.client_probes + self.client_retransmissions_into_zero;
+        let server = self.server_probes + self.server_retransmissions_into_zero;
+        client > 0 && server > 0 && self.client_probes + self.server_probes > 0
     }
 }
 
