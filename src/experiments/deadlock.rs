@@ -499,7 +499,7 @@ pub fn verdict(o: &Observed, say: &crate::lab::narrate::Narrator) -> Outcome {
             Outcome::NoZeroWindowOnWire,
         ),
         (
-            "probes both ways",
+            "each window probed",
             check(WireCase::both_probed),
             Outcome::NoProbesOnWire,
         ),
