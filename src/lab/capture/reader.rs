@@ -31,8 +31,6 @@ pub const KEPT_SEGMENTS: usize = 100_000;
 pub const POLL: Duration = Duration::from_millis(5);
 /// The longest [`Wire::segments`] waits for the reader to drain.
 pub(super) const SYNC_LIMIT: Duration = Duration::from_secs(2);
-/// Loopback's interface number in every network namespace.
-
 /// One ring and what the reader does with its frames.
 pub(super) struct Source {
     pub(super) id: u32,
