@@ -47,6 +47,7 @@ pub use segment::{Flags, Segment};
 pub use summary::{FlagCounts, OnWire, Packets, Summary, connections_to};
 pub use wire::Wire;
 
+/// Loopback's interface number in every network namespace.
 const LO_INDEX: u32 = 1;
 
 /// The run's capture, from [`Capture::open`] to [`Capture::finish`].
