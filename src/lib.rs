@@ -22,10 +22,12 @@
 //! server's accept loop ([`lab::server`]), a recording reader
 //! ([`lab::tally`]), byte counters and stalls ([`lab::watch`]), plots
 //! ([`lab::plot`]), one call as an unprivileged user ([`lab::privilege`]),
-//! two private hosts ([`lab::netns`]), the kernel's view of a socket, one
+//! two private hosts and the run's own network ([`lab::netns`]), the
+//! wire: every segment of a run captured, for the packet checks, `--pcap`
+//! and `--trace` ([`lab::capture`]), the kernel's view of a socket, one
 //! file per interface ([`lab::kernel`]), child processes and what a run
-//! costs ([`lab::process`]), and output files written whole
-//! ([`lab::out_file`]).
+//! costs ([`lab::process`]), and output files written whole or as the run
+//! goes ([`lab::out_file`]).
 //!
 //! ### [`experiments`]: one experiment per file
 //! Each holds its socket calls in order, between the anchors its chapter

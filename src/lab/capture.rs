@@ -47,6 +47,10 @@ pub use segment::{Flags, Segment};
 pub use summary::{FlagCounts, OnWire, Packets, Summary, connections_to};
 pub use wire::Wire;
 
+/// The snap length the pcap file's header states: tcpdump's default
+/// (`MAXIMUM_SNAPLEN`), above any frame's length on loopback.
+const PCAP_SNAPLEN: u32 = 262_144;
+
 /// Loopback's interface number in every network namespace.
 const LO_INDEX: u32 = 1;
 
@@ -93,8 +97,13 @@ impl Capture {
         let mut partial = None;
         if let Some(file) = pcap {
             let mut p = file.begin()?;
+            // tcpdump's own snap length in the header (each record still
+            // holds at most FRAME_BYTES): a reader that checks a frame's
+            // length on the wire against it (pcap-file 2.0's) takes our
+            // truncated frames, as it takes tcpdump's.
             let header = PcapHeader {
-                snaplen: FRAME_BYTES,
+                snaplen: PCAP_SNAPLEN,
+                endianness: pcap_file::Endianness::native(),
                 ..PcapHeader::default()
             };
             let out = BufWriter::new(p.take_file());

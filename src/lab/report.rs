@@ -3,7 +3,8 @@
 //!
 //! JSON schema (checked in as `schema/report.schema.json`, documented in the
 //! book's introduction): `{"number", "experiment", "expected", "observed",
-//! "matched", "elapsed_ms", "measurements": {...}}`. The measurements are
+//! "matched", "elapsed_ms", "network", "packets", "sysctls",
+//! "measurements": {...}}`. The measurements are
 //! the experiment's own `Observed` struct: keys carry their unit
 //! (`client_sent_bytes`, `stall_after_ms`); an errno is an object
 //! `{"name": "ECONNREFUSED", "number": 111}`.

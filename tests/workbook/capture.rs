@@ -245,3 +245,39 @@ fn without_a_capture_the_packet_checks_are_skipped_with_the_reason() {
     let pinned = r["sysctls"].as_array().unwrap();
     assert!(pinned.iter().all(|s| s["pinned"] == Value::Bool(false)));
 }
+
+/// Every experiment's default run writes a pcap file that reads back
+/// whole: as many frames as its report counts, each an Ethernet frame
+/// that parses, the TCP ones as many as its segments.
+#[test]
+fn every_experiments_pcap_reads_back_whole() {
+    let dir = TempDir::new("each");
+    let runs: Vec<_> = tcp_workbook::workbook::registry::EXPERIMENTS
+        .iter()
+        .map(|e| {
+            let path = dir.0.join(format!("{}.pcap", e.name));
+            let out = cmd(e.name).args(["--json", "--pcap"]).arg(&path);
+            (
+                e.name,
+                path,
+                std::thread::spawn(move || out.output().unwrap()),
+            )
+        })
+        .collect();
+    for (name, path, run) in runs {
+        let out = run.join().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
+        let r = json_report(&out.stdout);
+        if r["packets"]["kind"] != "captured" {
+            eprintln!("{name}: no capture here: {}", r["packets"]);
+            continue;
+        }
+        let (link, frames) = read_pcap(&path);
+        assert_eq!(link, DataLink::ETHERNET, "{name}");
+        let counted = |key: &str| r["packets"][key].as_u64().unwrap();
+        assert_eq!(frames.len() as u64, counted("frames_captured"), "{name}");
+        let tcp = frames.iter().flatten().count() as u64;
+        assert_eq!(tcp, counted("segments"), "{name}");
+        assert_eq!(counted("frames_dropped"), 0, "{name}");
+    }
+}
