@@ -21,7 +21,7 @@ pub const FRAME_BYTES: u32 = 256;
 /// Slots in a ring: 32768 of [`FRAME_BYTES`], 8 MiB, about 60 ms of the
 /// fastest run's frames should the reader fall behind.
 pub const RING_FRAMES: u32 = 32768;
-/// Slots in the ring of a link an experiment adds ([`Wire::add_link`]),
+/// Slots in the ring of a link an experiment adds ([`super::Wire::add_link`]),
 /// which carries a few connections: 1024, 256 KiB.
 pub const LINK_FRAMES: u32 = 1024;
 /// Segments kept in memory for checks and `--trace`, at most; the rest
