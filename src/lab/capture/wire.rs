@@ -116,7 +116,8 @@ impl Wire {
         Ok(id)
     }
 
-    /// Reads what link `id` holds, then closes it (its counts stay).
+    /// Reads what link `id` holds, then closes it (its counts stay), on a
+    /// thread of its own.
     pub fn remove_link(&self, id: u32) {
         if let Ok(shared) = &self.0 {
             shared.sync();
@@ -130,6 +131,10 @@ impl Wire {
                     .expect("not poisoned")
                     .summary
                     .frames_dropped += u64::from(dropped);
+                // Closing a packet socket waits for the kernel's RCU grace
+                // periods (tens of ms on a busy machine): a thread of its
+                // own does it while the run goes on.
+                std::thread::spawn(move || drop(s));
             }
         }
     }
