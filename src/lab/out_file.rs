@@ -88,22 +88,38 @@ impl OutFile {
     }
 
     /// Starts writing the file as the run goes, without holding it in
-    /// memory: a new temporary file beside the path (mode 0644 less the
-    /// umask), renamed over the path by [`Partial::finish`]. A run that
-    /// ends without it leaves the old file as it was, and no temporary one.
+    /// memory: an unnamed file in the path's directory (`O_TMPFILE`, mode
+    /// 0644 less the umask), given its name by [`Partial::finish`]. A run
+    /// that ends without it, even killed (Ctrl-C), leaves the old file as
+    /// it was and no other. Where the file system has no unnamed files, a
+    /// temporary file beside the path, removed unless finished.
     ///
     /// # Errors
-    /// The temporary file could not be created: the path and the errno.
+    /// The file could not be created: the path and the errno.
     pub fn begin(&self) -> anyhow::Result<Partial> {
+        use std::os::unix::fs::OpenOptionsExt;
         let shown = &self.shown;
-        let (file, tmp) = tempfile::Builder::new()
-            .permissions(std::fs::Permissions::from_mode(0o644))
-            .tempfile_in(&self.dir)
-            .op(format_args!("create a file beside {shown}"))?
-            .into_parts();
+        let unnamed = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o644)
+            .custom_flags(nix::libc::O_TMPFILE)
+            .open(&self.dir);
+        let (file, kept) = match unnamed {
+            Ok(file) => (file.try_clone(), Kept::Unnamed(file)),
+            Err(_) => {
+                let (file, tmp) = tempfile::Builder::new()
+                    .permissions(std::fs::Permissions::from_mode(0o644))
+                    .tempfile_in(&self.dir)
+                    .op(format_args!("create a file beside {shown}"))?
+                    .into_parts();
+                (file.try_clone(), Kept::Named(tmp))
+            }
+        };
+        let file = file.op(format_args!("dup the file for {shown}"))?;
         Ok(Partial {
             file: Some(file),
-            tmp,
+            kept,
             out: self.clone(),
         })
     }
@@ -133,8 +149,17 @@ impl OutFile {
 #[derive(Debug)]
 pub struct Partial {
     file: Option<std::fs::File>,
-    tmp: tempfile::TempPath,
+    kept: Kept,
     out: OutFile,
+}
+
+/// How a [`Partial`] keeps its file until it is finished.
+#[derive(Debug)]
+enum Kept {
+    /// Unnamed (`O_TMPFILE`): nothing to remove if the run dies.
+    Unnamed(std::fs::File),
+    /// A temporary file beside the path, removed when dropped.
+    Named(tempfile::TempPath),
 }
 
 impl Partial {
@@ -151,14 +176,35 @@ impl Partial {
         &self.out.shown
     }
 
-    /// Renames the file written over the path (`rename(2)`).
+    /// Gives the file written its name: an unnamed file is linked into
+    /// the directory (`linkat(2)` through `/proc/self/fd`) under a name of
+    /// its own, then renamed over the path (`rename(2)`); a temporary file
+    /// is renamed.
     ///
     /// # Errors
-    /// The rename failed: the path and the errno.
+    /// The link or the rename failed: the path and the errno.
     pub fn finish(self) -> anyhow::Result<()> {
+        use std::os::fd::AsRawFd;
         let shown = self.out.shown.clone();
-        self.tmp
-            .persist(&self.out.path)
+        let tmp = match self.kept {
+            Kept::Named(tmp) => tmp,
+            Kept::Unnamed(file) => {
+                let name = tempfile::Builder::new()
+                    .tempfile_in(&self.out.dir)
+                    .op(format_args!("create a file beside {shown}"))?
+                    .into_temp_path();
+                // linkat(2) cannot replace: the name is freed first.
+                std::fs::remove_file(&name).op("remove a temporary name")?;
+                let fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+                let cwd = nix::fcntl::AT_FDCWD;
+                let follow = nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW;
+                nix::unistd::linkat(cwd, fd.as_str(), cwd, &*name, follow)
+                    .map_err(std::io::Error::from)
+                    .op(format_args!("link the file for {shown}"))?;
+                name
+            }
+        };
+        tmp.persist(&self.out.path)
             .map_err(|e| e.error)
             .op(format_args!("rename into {shown}"))?;
         Ok(())
