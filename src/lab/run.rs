@@ -334,7 +334,8 @@ pub fn main<E: Experiment>(
         }
     }
     if trace {
-        setup::print_trace(&segments, ctx.json);
+        let packets = report.packets.as_ref().expect("set above");
+        setup::print_trace(&segments, packets, ctx.json);
     }
     ExitCode::from(if report.matched {
         EXIT_MATCHED

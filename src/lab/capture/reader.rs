@@ -24,9 +24,10 @@ pub const RING_FRAMES: u32 = 32768;
 /// Slots in the ring of a link an experiment adds ([`super::Wire::add_link`]),
 /// which carries a few connections: 1024, 256 KiB.
 pub const LINK_FRAMES: u32 = 1024;
-/// Segments kept in memory for checks and `--trace`, at most; the rest
-/// are counted (and written to the pcap file).
-pub const KEPT_SEGMENTS: usize = 100_000;
+/// Segments kept in memory for checks and `--trace`, at most (about
+/// 2 MiB); the rest are counted, and written to the pcap file. The
+/// default runs send far fewer.
+pub const KEPT_SEGMENTS: usize = 20_000;
 /// The longest the reader waits in `poll(2)` before it looks again.
 pub const POLL: Duration = Duration::from_millis(5);
 /// The longest [`Wire::segments`] waits for the reader to drain.

@@ -104,9 +104,10 @@ pub(super) fn wire_line(packets: &Packets) -> String {
     }
 }
 
-/// `--trace`: every segment kept, one line each, times from the first;
+/// `--trace`: every segment kept (the first [`crate::lab::capture::KEPT_SEGMENTS`]),
+/// one line each, times from the first;
 /// on stderr under `--json`, so the report stays one line.
-pub(super) fn print_trace(segments: &[Segment], json: bool) {
+pub(super) fn print_trace(segments: &[Segment], packets: &Packets, json: bool) {
     let t0 = segments.first().map_or(0, |s| s.at_us);
     let out = |line: &str| {
         if json {
@@ -115,7 +116,15 @@ pub(super) fn print_trace(segments: &[Segment], json: bool) {
             narrate::line(line);
         }
     };
-    out(&format!("trace: {} segments", segments.len()));
+    let head = match packets {
+        Packets::Captured(s) if s.segments > segments.len() as u64 => format!(
+            "trace: the first {} of {} segments (--pcap FILE keeps all)",
+            segments.len(),
+            s.segments
+        ),
+        _ => format!("trace: {} segments", segments.len()),
+    };
+    out(&head);
     for s in segments {
         out(&s.trace_line(t0));
     }
