@@ -71,7 +71,11 @@ fn wall(exe: &Path, who: As, args: &[&str]) -> (f64, String) {
         MISMATCHES.lock().unwrap().push(format!(
             "`{}` ({}): observed {}",
             args.join(" "),
-            if who == As::Nobody { "uid 65534" } else { "root" },
+            if who == As::Nobody {
+                "uid 65534"
+            } else {
+                "root"
+            },
             r["observed"]
         ));
     } else {
