@@ -22,12 +22,14 @@
 //! server's accept loop ([`lab::server`]), a recording reader
 //! ([`lab::tally`]), byte counters and stalls ([`lab::watch`]), plots
 //! ([`lab::plot`]) and sequence diagrams of segments ([`lab::sequence`]),
-//! one call as an unprivileged user ([`lab::privilege`]), a network of
-//! the run's own and two private hosts ([`lab::netns`]), the kernel's view of a socket, one
-//! file per interface ([`lab::kernel`]), child processes and what a run
-//! costs ([`lab::process`]), a stranger's program run in its own process
-//! group with bounded output ([`lab::stranger`]), nothing left behind on
-//! Ctrl-C ([`lab::guard`]), and output files written whole
+//! one call as an unprivileged user ([`lab::privilege`]), two private
+//! hosts and the run's own network ([`lab::netns`]), the wire: every
+//! segment of a run captured, for the packet checks, `--pcap` and
+//! `--trace` ([`lab::capture`]), the kernel's view of a socket, one file
+//! per interface ([`lab::kernel`]), child processes and what a run costs
+//! ([`lab::process`]), a stranger's program run in its own process group
+//! with bounded output ([`lab::stranger`]), nothing left behind on Ctrl-C
+//! ([`lab::guard`]), and output files written whole or as the run goes
 //! ([`lab::out_file`]).
 //!
 //! ### [`experiments`]: one experiment per file

@@ -28,6 +28,7 @@ use nix::libc;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::lab::capture::{Flags, OnWire, Segment, say_seen};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::kernel::{self, ListenCounters, ListenQueue, TcpState};
@@ -62,6 +63,8 @@ pub struct Observed {
     pub let_in: Option<Connecting>,
     /// The listen queue after it got in.
     pub queue_after_retry: Option<ListenQueue>,
+    /// The let-in client's segments on the wire; `None` if none got in.
+    pub let_in_wire: Option<OnWire<Vec<Segment>>>,
     /// How much the namespace's listen counters rose during the run: our
     /// dropped SYNs, plus any other process's. `None`: not readable.
     pub dropped: Option<ListenCounters>,
@@ -181,6 +184,12 @@ fn experiment(
         let_in = Some((c, queued(after.queued + 1)?));
     }
     let (let_in, queue_after_retry) = let_in.unzip();
+    // On the wire: the let-in client's SYNs, the answer, its ACK.
+    let let_in_wire = let_in.as_ref().map(|c: &Connecting| {
+        let acked = |s: &[Segment]| s.last().is_some_and(|s| s.is(Flags::ACK));
+        ctx.wire
+            .segments_until(|s| s.between(c.name, at), acked, wait)
+    });
     let o = Observed {
         backlog: k.backlog,
         somaxconn: kernel::somaxconn(),
@@ -191,6 +200,7 @@ fn experiment(
         queue_after_accept: after,
         let_in,
         queue_after_retry,
+        let_in_wire,
         dropped: counted
             .zip(ListenCounters::read())
             .map(|(b, n)| n.since(&b)),
@@ -223,6 +233,11 @@ pub enum Outcome {
     NotWaiting,
     /// No waiting client got in after an accept() made room.
     NeverLetIn,
+    /// On the wire, the let-in client's SYN was not sent again about 1 s
+    /// after the first (0.8 to 1.5 s), unanswered in between.
+    NoSynRetryOnWire,
+    /// On the wire, no SYN|ACK answered the let-in client's last SYN.
+    NoSynAckOnWire,
 }
 
 // ANCHOR: verdict
@@ -247,7 +262,49 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
         ("SYN_SENT", waiting, NotWaiting),
         ("let in", let_in, NeverLetIn),
     ];
-    let observed = match say.checks(&checks) {
+    // On the wire: the SYN the full queue dropped, sent again about 1 s
+    // later (RFC 6298's initial RTO), then the SYN|ACK that let it in.
+    let syns = |s: &[Segment]| -> Vec<u64> {
+        s.iter()
+            .filter(|s| s.is(Flags::SYN))
+            .map(|s| s.at_us)
+            .collect()
+    };
+    let answers = |s: &[Segment]| -> Vec<u64> {
+        s.iter()
+            .filter(|s| s.is(Flags::SYN_ACK))
+            .map(|s| s.at_us)
+            .collect()
+    };
+    let retried = |s: &[Segment]| match (&syns(s)[..], &answers(s)[..]) {
+        ([first, again, ..], answers) => {
+            (800_000..=1_500_000).contains(&(again - first))
+                && answers.iter().all(|&a| a > *again)
+        }
+        _ => false,
+    };
+    let answered = |s: &[Segment]| {
+        let last = syns(s).last().copied().unwrap_or(u64::MAX);
+        answers(s).iter().any(|&a| a > last)
+    };
+    let seen = o.let_in_wire.as_ref();
+    let wire = [
+        (
+            "SYN again 1 s later",
+            seen.and_then(|w| w.check(|s| retried(s))),
+            NoSynRetryOnWire,
+        ),
+        (
+            "then SYN|ACK",
+            seen.and_then(|w| w.check(|s| answered(s))),
+            NoSynAckOnWire,
+        ),
+    ];
+    let failed = say.checks_on_wire(&checks, &wire);
+    if let (Some(_), Some(seen)) = (failed, seen.and_then(|w| w.seen())) {
+        say_seen(say, "the client let in", seen);
+    }
+    let observed = match failed {
         Some(failed) => failed,
         None if ignored.is_empty() => AllQueued,
         None => Ignored,

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::experiments::sixteen;
+use crate::lab::capture::{Flags, OnWire, Segment, connections_to, say_seen};
 use crate::lab::error::Op;
 use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::narrate::Narrator;
@@ -73,6 +74,9 @@ pub struct TwoHostsPart {
     pub cells: Vec<Cell>,
     /// Host A's helper process; `None` if the part did not run.
     pub helper_pid: Option<u32>,
+    /// The segments between host B and port 1060 of host A, captured on
+    /// host A's end of the link; `None` if the part did not run.
+    pub wire: Option<OnWire<Vec<Segment>>>,
 }
 
 // ANCHOR: listen
@@ -196,11 +200,23 @@ fn two_hosts(o: &mut TwoHostsPart, ctx: &Ctx) -> anyhow::Result<()> {
     };
     let (local, a, t) =
         (Ipv4Addr::LOCALHOST.into(), HOST_A.into(), ctx.timeout);
+    // The wire between the hosts, captured on host A's end of the link.
+    let link = hosts.packet_socket().map_err(|e| e.to_string());
+    let link = link.and_then(|(fd, i)| ctx.wire.add_link(fd, i));
     for bind in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED, HOST_A] {
         let bound = SocketAddr::from((bind, PORT));
         o.cells.push(cell(bound, local, Machine::A, &on, t)?); // from A
         o.cells.push(cell(bound, a, Machine::B, &on, t)?); // from B
     }
+    let from_b = |s: &Segment| s.has_port(PORT) && s.has_ip(HOST_B.into());
+    o.wire = Some(match link {
+        Ok(id) => {
+            let seen = ctx.wire.segments(from_b);
+            ctx.wire.remove_link(id);
+            seen
+        }
+        Err(why) => OnWire::NotCaptured(why),
+    });
     o.ran = true;
     o.helper_pid = Some(hosts.helper_pid());
     let title = "2. Two hosts, A 10.200.0.1 and B 10.200.0.2";
@@ -224,6 +240,9 @@ pub enum Outcome {
     /// A two-host cell went other than the book predicts, or host A did
     /// not see host B's address as the peer.
     TwoHostsDiffer,
+    /// On the wire, host B's SYN to a server bound to 127.0.0.1 was not
+    /// answered by RST|ACK (or was answered by SYN|ACK).
+    NoResetOnWire,
 }
 
 // ANCHOR: verdict
@@ -248,18 +267,38 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
         && ip(o.loopback[3].server_name) == Some(OTHER_LOOPBACK.into());
     let two_hosts = o.two_hosts.cells.iter().map(outcome).eq(TWO_HOSTS)
         && ip(o.two_hosts.cells[3].server_peer) == Some(HOST_B.into());
+    // On the wire: host B's first connection (to the server bound to
+    // 127.0.0.1) is a SYN answered by RST|ACK, and nothing else.
+    let server = SocketAddr::from((HOST_A, PORT));
+    let refused = |s: &Vec<Segment>| match &connections_to(s, server)[..] {
+        [first, ..] => {
+            let flags: Vec<(bool, Flags)> =
+                first.iter().map(|s| (s.dst == server, s.flags)).collect();
+            flags == [(true, Flags::SYN), (false, Flags::RST_ACK)]
+        }
+        [] => false,
+    };
+    let wire = o.two_hosts.wire.as_ref().and_then(|w| w.check(refused));
     let mark = |ok: bool| if ok { "✓" } else { "✗" };
     let ran = [mark(two_hosts), "not run"][usize::from(!o.two_hosts.ran)];
     say.say(format!(
         "checks: loopback {}, two hosts {ran}",
         mark(loopback)
     ));
+    let on_wire =
+        [("B's SYN answered by RST|ACK", wire, Outcome::NoResetOnWire)];
+    let on_wire = if o.two_hosts.ran { &on_wire[..] } else { &[] };
+    let failed = say.checks_on_wire(&[], on_wire);
+    let seen = o.two_hosts.wire.as_ref().and_then(|w| w.seen());
+    if let (Some(_), Some(seen)) = (failed, seen) {
+        say_seen(say, "between host B and host A's port 1060", seen);
+    }
     let observed = if !loopback {
         Outcome::LoopbackDiffers
     } else if o.two_hosts.ran && !two_hosts {
         Outcome::TwoHostsDiffer
     } else {
-        Outcome::BoundOnly
+        failed.unwrap_or(Outcome::BoundOnly)
     };
     Verdict::new(observed, o)
 }

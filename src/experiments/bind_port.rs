@@ -149,7 +149,12 @@ fn privileged(ctx: &Ctx) -> Privileged {
         p.root_errno = bind_only(addr).err().as_ref().and_then(Errno::of);
         p.uid = Some(NOBODY);
         let as_nobody = || bind_only(addr); // in the child, as uid 65534
-        match privilege::run_as(NOBODY, NOBODY, ctx.timeout, as_nobody) {
+        // fork() wants one thread: the capture's reader waits meanwhile.
+        let t = ctx.timeout;
+        match ctx
+            .wire
+            .paused(|| privilege::run_as(NOBODY, NOBODY, t, as_nobody))
+        {
             Ok(result) => result,
             Err(e) => return p.skip(e.to_string()),
         }

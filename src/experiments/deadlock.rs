@@ -41,12 +41,14 @@ mod diagram;
 mod knobs;
 mod queues;
 mod report;
+mod wire;
 
 pub use knobs::Knobs;
 use knobs::{outputs, parse_bytecount, warn_if_slow};
 pub use queues::{Buffers, Counts, Ends, Queues};
 pub use report::{Case, Counters, Observed, Sender};
 use report::{SERIES, label, narrate_fix, narrate_naive, watch_opts};
+pub use wire::WireCase;
 
 /// The client's sixteen-byte message, sent over and over.
 pub const MESSAGE: &[u8; 16] = b"capitalize this!";
@@ -351,18 +353,20 @@ fn run_case(
             let both = c.waiting.load(SeqCst) && s.waiting.load(SeqCst);
             let queues = Queues::read(&sock, &sc); // SIOCOUTQ, SIOCINQ
             let ends = Ends::read(&sock, &sc); // TCP_INFO
+            // On the wire: windows of 0, and the probes that test them.
+            let seen = wire::large_case(&ctx.wire, &sock, &sc, t);
             let _ = sock.shutdown(Shutdown::Both);
             let _ = sc.shutdown(Shutdown::Both);
-            (both, queues, ends)
+            (both, queues, ends, seen)
         },
         // ANCHOR_END: stalled
     );
     let buffers = Buffers::read(&sock, &sc)?;
     let rto_min_us = kernel::rto_min_us(&sock).ok();
     drop((sock, sc));
-    let (both_waiting, queues, tcp) = match evidence {
-        Some((both, queues, tcp)) => (Some(both), queues, tcp),
-        None => (None, None, None),
+    let (both_waiting, queues, tcp, wire) = match evidence {
+        Some((both, queues, tcp, wire)) => (Some(both), queues, tcp, wire),
+        None => (None, None, None, None),
     };
     let title = match client {
         Client::Naive => "the book's client: it never reads while it sends",
@@ -391,6 +395,7 @@ fn run_case(
         both_waiting,
         queues,
         tcp,
+        wire,
         buffers,
         rto_min_us,
         throughput_mib_per_s: (client == Client::Reading).then_some(mib_s),
@@ -448,7 +453,7 @@ fn experiment(
         fixed,
         peak_rss_bytes: process::peak_rss_bytes(),
     };
-    let v = Verdict::new(verdict(&o), o);
+    let v = Verdict::new(verdict(&o, say), o);
     Ok(if k.fixed {
         v.expecting(Outcome::Completed)
     } else {
@@ -482,12 +487,34 @@ pub enum Outcome {
     /// The large case stalled, but the bytes sent and the bytes read and
     /// queued did not add up.
     LedgerUnbalanced,
+    /// On the wire, a side of the large case never advertised a window
+    /// of 0.
+    NoZeroWindowOnWire,
+    /// On the wire, a side of the large case sent no zero-window probe.
+    NoProbesOnWire,
 }
 
 // ANCHOR: verdict
 /// The outcome, from the cases: the small one completes, the large one
-/// stalls with a balanced ledger, and the fix completes.
-pub fn verdict(o: &Observed) -> Outcome {
+/// stalls with a balanced ledger, and the fix completes; on the wire, the
+/// large case's two windows of 0 and a probe of each.
+pub fn verdict(o: &Observed, say: &crate::lab::narrate::Narrator) -> Outcome {
+    let seen = o.large.as_ref().and_then(|l| l.wire.as_ref());
+    let check = |f: fn(&WireCase) -> bool| seen.and_then(|w| w.check(f));
+    let wire = [
+        (
+            "both windows 0",
+            check(WireCase::both_zero),
+            Outcome::NoZeroWindowOnWire,
+        ),
+        (
+            "each window probed",
+            check(WireCase::both_probed),
+            Outcome::NoProbesOnWire,
+        ),
+    ];
+    let on_wire = if seen.is_some() { &wire[..] } else { &[] };
+    let failed = say.checks_on_wire(&[], on_wire);
     match (&o.small, &o.large) {
         (None, _) | (_, None) if o.fixed.completed => Outcome::Completed,
         (None, _) | (_, None) if o.fixed.timing.stalled => Outcome::Stalled,
@@ -499,7 +526,7 @@ pub fn verdict(o: &Observed) -> Outcome {
             Outcome::LedgerUnbalanced
         }
         _ if !o.fixed.completed => Outcome::FixFailed,
-        _ => Outcome::Deadlock,
+        _ => failed.unwrap_or(Outcome::Deadlock),
     }
 }
 // ANCHOR_END: verdict
@@ -651,6 +678,17 @@ impl crate::lab::experiment::Experiment for Deadlock {
         // OS's.
         knobs::check_timeout(k, ctx.timeout)?;
         experiment(&k.for_default_run(), ctx)
+    }
+
+    /// Autotuned buffers (`--sndbuf auto`, `--rcvbuf auto`) are the
+    /// host's: the run keeps its `tcp_rmem` and `tcp_wmem`.
+    fn host_sysctls(k: &Knobs) -> &'static [&'static str] {
+        let auto = Some(BufferSize::Auto);
+        if k.sndbuf == auto || k.rcvbuf == auto {
+            &["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]
+        } else {
+            &[]
+        }
     }
 
     fn role(role: Role, k: &Knobs, ctx: &Ctx) -> anyhow::Result<ExitCode> {

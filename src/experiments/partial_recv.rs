@@ -30,12 +30,16 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::experiments::sixteen::{FAREWELL, recv_all};
+use crate::lab::capture::{Flags, OnWire, Segment, say_seen};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::narrate::Narrator;
 use crate::lab::pyfmt::{py_addr, py_bytes};
 use crate::lab::tally::{Recv, Tally, recv_lines, size_counts};
 use crate::lab::{args, deadline, names, peers, process, server};
+
+/// A segment's FIN bit: its sender will send no more.
+const FIN: Flags = Flags::FIN;
 
 /// What the default run observed: every `recv(2)` each `recvall()` made.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -46,6 +50,10 @@ pub struct Observed {
     pub split_recvs: Vec<Recv>,
     /// Step 1: what `recvall(16)` returned, as text.
     pub split_received: String,
+    /// The listening socket's address, the server's end of every step.
+    pub listening_address: SocketAddr,
+    /// Step 1's segments on the wire.
+    pub split_wire: OnWire<Vec<Segment>>,
     /// Step 2: the big message's size (`--message-bytes`), in bytes.
     pub big_message_bytes: u64,
     /// Step 2: each recv of the client's `recvall()`, in order.
@@ -174,6 +182,14 @@ fn experiment(
     let (got, split_recvs) =
         conversation(&listener, FAREWELL, &[cut], 16, ctx)?;
     let split_received = got.op("recvall(16)")?;
+    // On the wire: step 1's connection, until both FINs have gone.
+    let at = names::socket_name(&listener)?;
+    let fins = |s: &[Segment]| s.iter().filter(|s| s.flags.has(FIN)).count();
+    let split_wire = ctx.wire.segments_until(
+        |s| s.has_port(at.port()),
+        |s| fins(s) == 2,
+        Duration::from_millis(200),
+    );
     let lines = recv_lines(&split_received, &split_recvs);
     lines.iter().for_each(|l| client.say(l));
     let n = k.message_bytes;
@@ -211,6 +227,8 @@ fn experiment(
         split_at_bytes: k.split,
         split_recvs,
         split_received: String::from_utf8_lossy(&split_received).into(),
+        listening_address: at,
+        split_wire,
         big_message_bytes: n,
         big_recvs,
         big_intact,
@@ -241,6 +259,9 @@ pub enum Outcome {
     EofMiscounted,
     /// A recv returned more bytes than it asked for.
     RecvOverran,
+    /// On the wire, step 1's two pieces did not travel as two segments
+    /// of their own sizes.
+    PiecesMergedOnWire,
 }
 
 // ANCHOR: verdict
@@ -272,8 +293,20 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
         ("eof", eof, EofMiscounted),
         ("≤ asked", within, RecvOverran),
     ];
-    let observed = say.checks(&checks).unwrap_or(PartialReads);
-    Verdict::new(observed, o)
+    // On the wire: the server's two pieces, each a segment of its own.
+    let server = o.listening_address;
+    let pieces = [o.split_at_bytes as u32, 16 - o.split_at_bytes as u32];
+    let sent = |s: &[Segment]| -> Vec<u32> {
+        let data = s.iter().filter(|s| s.src == server && s.len > 0);
+        data.filter(|s| !s.retransmission).map(|s| s.len).collect()
+    };
+    let apart = o.split_wire.check(|s| sent(s) == pieces);
+    let wire = [("two pieces, two segments", apart, PiecesMergedOnWire)];
+    let observed = say.checks_on_wire(&checks, &wire);
+    if let (Some(_), Some(seen)) = (observed, o.split_wire.seen()) {
+        say_seen(say, "step 1", seen);
+    }
+    Verdict::new(observed.unwrap_or(PartialReads), o)
 }
 // ANCHOR_END: verdict
 

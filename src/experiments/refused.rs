@@ -30,6 +30,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::lab::capture::{Flags, OnWire, Segment, say_seen};
 use crate::lab::error::Op;
 use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
@@ -61,7 +62,12 @@ pub struct Observed {
     /// `EAGAIN` means no connection ever reached its queue; `None` means
     /// it accepted one.
     pub listener_accept_errno: Option<Errno>,
+    /// The segments to and from the port nobody listens on.
+    pub wire: OnWire<Vec<Segment>>,
 }
+
+const RST_ACK: Flags = Flags::RST_ACK;
+const SYN_ACK: Flags = Flags::SYN_ACK;
 
 /// A new IPv4 or IPv6 TCP socket for `to`: `socket()`.
 fn tcp_socket(to: SocketAddr) -> anyhow::Result<Socket> {
@@ -210,6 +216,14 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
     let seen = listener.accept().err(); // EAGAIN: nobody came
     let seen = seen.as_ref().and_then(Errno::of);
     server.say(format!("accept(), non-blocking: {}", name(&seen)));
+    // On the wire: each SYN to the closed port, and the answer it got.
+    let two_answers =
+        |s: &[Segment]| s.iter().filter(|s| s.is(RST_ACK)).count() >= 2;
+    let wire = ctx.wire.segments_until(
+        |s| s.has_port(closed.port()),
+        two_answers,
+        Duration::from_millis(200),
+    );
     let o = Observed {
         closed_address: closed,
         listener_address: listening,
@@ -220,6 +234,7 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         so_error,
         nonblocking_refused_us: took2.as_micros() as u64,
         listener_accept_errno: seen,
+        wire,
     };
     Ok(verdict(o, &ctx.say))
 }
@@ -242,6 +257,11 @@ pub enum Outcome {
     TimedOut,
     /// A connect failed with an errno other than ECONNREFUSED.
     OtherError,
+    /// On the wire, a SYN to the port nobody listens on was not answered
+    /// by RST|ACK (or there were not two SYNs).
+    NoResetOnWire,
+    /// On the wire, the port nobody listens on answered SYN|ACK.
+    HandshakeOnWire,
 }
 
 // ANCHOR: verdict
@@ -265,8 +285,34 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
         ("non-blocking", nonblocking, not_refused),
         ("listener not told", untold, Outcome::ListenerTold),
     ];
-    let observed = say.checks(&checks).unwrap_or(Outcome::Refused);
-    Verdict::new(observed, o)
+    // On the wire: each of the two SYNs answered by RST|ACK from the
+    // closed port, and never a SYN|ACK.
+    let closed = o.closed_address;
+    let syns = |s: &[Segment]| -> Vec<SocketAddr> {
+        let to_closed = s.iter().filter(|s| s.dst == closed);
+        to_closed
+            .filter(|s| s.is(Flags::SYN))
+            .map(|s| s.src)
+            .collect()
+    };
+    let reset = |s: &[Segment], c: SocketAddr| {
+        s.iter()
+            .any(|s| s.src == closed && s.dst == c && s.is(RST_ACK))
+    };
+    let answered = o.wire.check(|s| {
+        let syns = syns(s);
+        syns.len() == 2 && syns.iter().all(|&c| reset(s, c))
+    });
+    let no_handshake = o.wire.check(|s| !s.iter().any(|s| s.is(SYN_ACK)));
+    let wire = [
+        ("SYN answered by RST|ACK", answered, Outcome::NoResetOnWire),
+        ("no SYN|ACK", no_handshake, Outcome::HandshakeOnWire),
+    ];
+    let observed = say.checks_on_wire(&checks, &wire);
+    if let (Some(_), Some(seen)) = (observed, o.wire.seen()) {
+        say_seen(say, &format!("to and from {closed}"), seen);
+    }
+    Verdict::new(observed.unwrap_or(Outcome::Refused), o)
 }
 // ANCHOR_END: verdict
 

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::experiments::sixteen::{FAREWELL, HELLO, recv_all};
+use crate::lab::capture::{Flags, OnWire, Segment, say_seen};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::experiment::{Ctx, Verdict};
 use crate::lab::kernel::{self, TcpRow};
@@ -84,6 +85,8 @@ pub struct Observed {
     pub time_wait_lasted_ms: Option<u64>,
     /// `--wait-out`: restarting without `SO_REUSEADDR` once it is gone.
     pub after_wait_errno: Option<Errno>,
+    /// The FIN segments of cases 2 and 3, in the order they were sent.
+    pub fins: OnWire<Vec<Segment>>,
 }
 
 // ANCHOR: listen
@@ -267,6 +270,9 @@ fn experiment(knobs: &Knobs, ctx: &Ctx) -> Result<Verdict<Observed, Outcome>> {
         }
     }
     (o.server_first_at, o.server_time_wait) = (Some(at), server_end);
+    // On the wire: who sent the first FIN in cases 2 and 3.
+    let case = |s: &Segment| s.has_port(at.port()) || s.has_port(three.port());
+    o.fins = ctx.wire.segments(|s| case(s) && s.flags.has(Flags::FIN));
     Ok(verdict(o, knobs.wait_out, say))
 }
 
@@ -315,6 +321,9 @@ pub enum Outcome {
     OpenListenerShared,
     /// After TIME_WAIT ended, a plain restart still failed (`--wait-out`).
     StillInUse,
+    /// On the wire, the first FIN of case 2 was not the server's, or that
+    /// of case 3 not the client's.
+    FirstFinDiffers,
 }
 
 // ANCHOR: verdict
@@ -350,8 +359,30 @@ pub fn verdict(
         let free = o.time_wait_lasted_ms.is_some() && ok(&o.after_wait_errno);
         checks.push(("waited", free, StillInUse));
     }
-    let observed = say.checks(&checks).unwrap_or(AddressInUse);
-    Verdict::new(observed, o)
+    // On the wire: the end that sent the first FIN, the one that holds
+    // TIME_WAIT: case 2's server (its listening port), case 3's client.
+    let first_fin = |s: &[Segment], port: Option<u16>| {
+        let port = port.unwrap_or(0);
+        s.iter()
+            .find(|s| s.has_port(port))
+            .map(|s| s.src.port() == port)
+    };
+    let (two, three) = (o.server_first_at, o.client_first_at);
+    let server = o
+        .fins
+        .check(|s| first_fin(s, two.map(|a| a.port())) == Some(true));
+    let client = o
+        .fins
+        .check(|s| first_fin(s, three.map(|a| a.port())) == Some(false));
+    let wire = [
+        ("case 2: the server's FIN first", server, FirstFinDiffers),
+        ("case 3: the client's", client, FirstFinDiffers),
+    ];
+    let observed = say.checks_on_wire(&checks, &wire);
+    if let (Some(_), Some(seen)) = (observed, o.fins.seen()) {
+        say_seen(say, "the FINs of cases 2 and 3", seen);
+    }
+    Verdict::new(observed.unwrap_or(AddressInUse), o)
 }
 // ANCHOR_END: verdict
 

@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::lab::capture::{Flags, OnWire, Segment};
 use crate::lab::error::{Op, SocketError};
 use crate::lab::experiment::{Ctx, NoKnobs, Verdict};
 use crate::lab::narrate::Narrator;
@@ -36,6 +37,8 @@ use crate::lab::{args, deadline, names, peers, process, server};
 pub const HELLO: &[u8; 16] = b"Hi there, server";
 /// The server's reply: exactly sixteen octets.
 pub const FAREWELL: &[u8; 16] = b"Farewell, client";
+/// A segment's FIN bit: its sender will send no more.
+const FIN: Flags = Flags::FIN;
 
 /// What the default run observed: each socket's address as the kernel
 /// reported it, and the bytes each side received.
@@ -55,6 +58,51 @@ pub struct Observed {
     pub server_received: String,
     /// What the client's `recvall(16)` returned, as text.
     pub client_received: String,
+    /// The conversation on the wire, between the client's name and the
+    /// listening address.
+    pub wire: OnWire<Conversation>,
+}
+
+/// The conversation on the wire, as counted from its segments.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Conversation {
+    /// Its first three segments, each its sender and flags: the
+    /// handshake is `["client SYN", "server SYN|ACK", "client ACK"]`.
+    pub opening: Vec<String>,
+    /// Payload bytes the client sent, retransmissions aside.
+    pub client_bytes: u32,
+    /// Payload bytes the server sent, retransmissions aside.
+    pub server_bytes: u32,
+    /// Whether the client sent a FIN.
+    pub client_fin: bool,
+    /// Whether the server sent a FIN.
+    pub server_fin: bool,
+}
+
+impl Conversation {
+    /// Counts the segments `seen` between `client` and the others.
+    fn count(seen: &[Segment], client: SocketAddr) -> Conversation {
+        let who =
+            |s: &Segment| if s.src == client { "client" } else { "server" };
+        let opening = seen.iter().take(3);
+        let bytes = |c: bool| -> u32 {
+            let from = seen.iter().filter(|s| (s.src == client) == c);
+            from.filter(|s| !s.retransmission).map(|s| s.len).sum()
+        };
+        let fin = |c: bool| {
+            seen.iter()
+                .any(|s| (s.src == client) == c && s.flags.has(FIN))
+        };
+        Conversation {
+            opening: opening
+                .map(|s| format!("{} {}", who(s), s.flags))
+                .collect(),
+            client_bytes: bytes(true),
+            server_bytes: bytes(false),
+            client_fin: fin(true),
+            server_fin: fin(false),
+        }
+    }
 }
 
 // ANCHOR: recvall
@@ -187,6 +235,14 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
             },
             |say| client(listening, say, ctx.timeout),
         )?;
+    // On the wire: the conversation, until each side's FIN has gone.
+    let fins = |s: &[Segment]| s.iter().filter(|s| s.flags.has(FIN)).count();
+    let wire = ctx.wire.segments_until(
+        |s| s.between(client_name, listening),
+        |s| fins(s) == 2,
+        Duration::from_millis(200),
+    );
+    let wire = wire.map(|seen| Conversation::count(&seen, client_name));
     let observed = Observed {
         listening_address: listening,
         client_name,
@@ -195,6 +251,7 @@ fn experiment(ctx: &Ctx) -> anyhow::Result<Verdict<Observed, Outcome>> {
         connected_peer: peer,
         server_received: String::from_utf8_lossy(&message).into_owned(),
         client_received: String::from_utf8_lossy(&reply).into_owned(),
+        wire,
     };
     Ok(verdict(observed, &ctx.say))
 }
@@ -218,6 +275,12 @@ pub enum Outcome {
     /// The connected socket's peer, or the address accept() returned,
     /// was not the client's socket name.
     ConnectedPeerDiffers,
+    /// On the wire, the conversation did not open with SYN, SYN|ACK, ACK.
+    NoHandshakeOnWire,
+    /// On the wire, other than 16 payload bytes went each way.
+    BytesOnWireDiffer,
+    /// On the wire, a side sent no FIN.
+    NoFinOnWire,
 }
 
 // ANCHOR: verdict
@@ -237,8 +300,31 @@ pub fn verdict(o: Observed, say: &Narrator) -> Verdict<Observed, Outcome> {
         ("peer", peer, ConnectedPeerDiffers),
         ("accepted peer", accepted, ConnectedPeerDiffers),
     ];
-    let observed = say.checks(&checks).unwrap_or(Exchanged);
-    Verdict::new(observed, o)
+    // On the wire: the handshake, 16 bytes each way, a FIN from each side.
+    let handshake = ["client SYN", "server SYN|ACK", "client ACK"];
+    let w = &o.wire;
+    let wire = [
+        (
+            "handshake",
+            w.check(|c| c.opening == handshake),
+            NoHandshakeOnWire,
+        ),
+        (
+            "16 bytes each way",
+            w.check(|c| c.client_bytes == 16 && c.server_bytes == 16),
+            BytesOnWireDiffer,
+        ),
+        (
+            "a FIN each way",
+            w.check(|c| c.client_fin && c.server_fin),
+            NoFinOnWire,
+        ),
+    ];
+    let observed = say.checks_on_wire(&checks, &wire);
+    if let (Some(_), Some(c)) = (observed, o.wire.seen()) {
+        say.say(format!("on the wire, the conversation: {c:?}"));
+    }
+    Verdict::new(observed.unwrap_or(Exchanged), o)
 }
 // ANCHOR_END: verdict
 

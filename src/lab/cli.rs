@@ -40,6 +40,14 @@ pub struct Common {
         default_value_t = NetworkChoice::Private
     )]
     pub network: NetworkChoice,
+    /// Write every frame of the default run's network into this pcap file
+    /// (Wireshark and tcpdump -r open it), as the run goes.
+    #[arg(long, global = true, value_name = "FILE.pcap")]
+    pub pcap: Option<std::path::PathBuf>,
+    /// After the default run, print every TCP segment it sent, one line
+    /// each, as tcpdump prints them (on stderr under --json).
+    #[arg(long, global = true)]
+    pub trace: bool,
 }
 
 /// The values of `--network`.

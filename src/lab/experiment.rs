@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::lab::capture::Wire;
 use crate::lab::narrate::Narrator;
 
 /// An experiment's outcome: an enum with one variant per thing its verdict
@@ -55,6 +56,9 @@ pub struct Ctx {
     /// Where narration goes: tagged lines in the default run, plain lines
     /// (as the book's scripts print them) in a manual role.
     pub say: Narrator,
+    /// The run's capture: the segments on the wire so far, for the packet
+    /// checks, or why there are none (a manual role captures nothing).
+    pub wire: Wire,
 }
 
 /// The outcome of a default run: what the kernel did (`O`, the
@@ -111,6 +115,14 @@ pub trait Experiment {
         knobs: &Self::Knobs,
         ctx: &Ctx,
     ) -> anyhow::Result<Verdict<Self::Observed, Self::Outcome>>;
+
+    /// The sysctls the default run with `knobs` leaves as the host has
+    /// them in its private network namespace, where the others are pinned
+    /// ([`crate::lab::kernel::sysctl::PINNED`]): those whose host values
+    /// the run shows (the deadlock's autotuned buffers). None by default.
+    fn host_sysctls(_knobs: &Self::Knobs) -> &'static [&'static str] {
+        &[]
+    }
 
     /// A manual role, as the book's script runs it in a terminal.
     ///

@@ -3,6 +3,7 @@
 //! workbook's machinery.
 
 pub mod args;
+pub mod capture;
 pub mod cli;
 pub mod deadline;
 pub mod error;

@@ -173,17 +173,53 @@ impl Narrator {
     /// returns the outcome the first failed check names; `None` if all
     /// passed. Each check is `(name, passed, outcome if it failed)`.
     pub fn checks<O: Copy>(&self, checks: &[(&str, bool, O)]) -> Option<O> {
-        let marks: Vec<String> = checks
+        self.checks_on_wire(checks, &[])
+    }
+
+    /// As [`Narrator::checks`], then the packet checks on lines of their
+    /// own, `on the wire: SYN answered by RST|ACK ✓`. Each is `(name,
+    /// passed, outcome if it failed)`, where `passed` is `None` if nothing
+    /// was captured: such a check is skipped, marked `–`. Lines longer
+    /// than 80 columns go on in a new line with the same head.
+    pub fn checks_on_wire<O: Copy>(
+        &self,
+        checks: &[(&str, bool, O)],
+        wire: &[(&str, Option<bool>, O)],
+    ) -> Option<O> {
+        let mark = |ok: Option<bool>| match ok {
+            Some(true) => "✓",
+            Some(false) => "✗",
+            None => "–",
+        };
+        let sockets: Vec<String> = checks
             .iter()
-            .map(|(what, ok, _)| {
-                format!("{what} {}", if *ok { "✓" } else { "✗" })
-            })
+            .map(|(what, ok, _)| format!("{what} {}", mark(Some(*ok))))
             .collect();
-        self.say(format!("checks: {}", marks.join(", ")));
-        checks
+        let packets: Vec<String> = wire
             .iter()
-            .find(|(_, ok, _)| !ok)
-            .map(|&(_, _, failed)| failed)
+            .map(|(what, ok, _)| format!("{what} {}", mark(*ok)))
+            .collect();
+        for (head, marks) in [("checks: ", sockets), ("on the wire: ", packets)]
+        {
+            let mut line = String::new();
+            for m in marks {
+                let width = head.len() + line.chars().count() + m.len() + 2;
+                if !line.is_empty() && width > 80 {
+                    self.say(format!("{head}{line}"));
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push_str(", ");
+                }
+                line.push_str(&m);
+            }
+            if !line.is_empty() {
+                self.say(format!("{head}{line}"));
+            }
+        }
+        let socket = checks.iter().find(|(_, ok, _)| !ok).map(|c| c.2);
+        let packet = wire.iter().find(|(_, ok, _)| *ok == Some(false));
+        socket.or(packet.map(|c| c.2))
     }
 
     /// Says one line (nothing under `--json`).

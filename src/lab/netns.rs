@@ -39,68 +39,43 @@
 //! [`TwoHosts::build`] returns a [`Skipped`] with the reason and the
 //! command that would enable it.
 
-use std::net::Ipv4Addr;
-use std::process::ExitCode;
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
-use socket2::Socket;
-
-use crate::lab::report::Errno;
-
 #[cfg(target_os = "linux")]
 use {
     crate::lab::error::Op,
+    crate::lab::report::Errno,
     nix::errno::Errno as NixErrno,
     nix::sys::socket::{
         AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
         recvmsg, sendmsg, socketpair,
     },
+    socket2::Socket,
     socket2::{Domain, SockRef, Type},
     std::ffi::OsString,
     std::io::{self, IoSlice, IoSliceMut},
     std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd},
+    std::process::ExitCode,
     std::process::{Child, Command, Stdio},
+    std::time::Duration,
 };
 
+#[cfg(not(target_os = "linux"))]
+mod elsewhere;
 #[cfg(target_os = "linux")]
 mod helper;
 pub mod join;
 #[cfg(target_os = "linux")]
 mod link;
+#[cfg(not(target_os = "linux"))]
+pub use elsewhere::{TwoHosts, helper_if_asked};
 pub mod private;
 
-/// Host A's address on the veth link (it exists only inside host A).
-pub const HOST_A: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 1);
-/// Host B's address on the veth link (it exists only inside host B).
-pub const HOST_B: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 2);
+mod hosts;
+pub use hosts::{HOST_A, HOST_B, Host, Skipped};
 
 /// The first argument that makes this executable the helper:
 /// `EXE __netns-helper PID`, where `PID` is the experiment that started
 /// it. Only that process may: see [`helper_if_asked`].
 pub const HELPER_ARG: &str = "__netns-helper";
-
-/// One of the two hosts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Host {
-    /// Host A, 10.200.0.1: the server's machine in the book's story.
-    A,
-    /// Host B, 10.200.0.2: the client's machine.
-    B,
-}
-
-/// Why the two hosts could not be built, and what would allow them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Skipped {
-    /// What failed, in one line: `"unshare(CLONE_NEWUSER|CLONE_NEWNET)"`.
-    pub reason: String,
-    /// The errno of the call that failed; `None` only if this system has
-    /// no name for it.
-    pub errno: Option<Errno>,
-    /// The command (or setting) that would let the experiment build them.
-    pub enable: String,
-}
 
 #[cfg(target_os = "linux")]
 /// Two private hosts, while this value lives. Dropping it ends the helper,
@@ -186,6 +161,33 @@ impl TwoHosts {
         )?;
         match self.receive()? {
             (_, Some(fd)) => Ok(Socket::from(fd)),
+            (answer, None) => Err(io::Error::other(answer)),
+        }
+    }
+
+    /// A packet socket made in host A (`socket(AF_PACKET, SOCK_RAW, 0)`,
+    /// not yet bound), and the number of host A's end of the link (`va`),
+    /// to capture what crosses it
+    /// ([`crate::lab::capture::Wire::add_link`]).
+    ///
+    /// # Errors
+    /// The helper's `socket(2)` failed, or it did not answer in time.
+    pub fn packet_socket(&self) -> io::Result<(OwnedFd, u32)> {
+        sendmsg::<()>(
+            self.ctl.as_raw_fd(),
+            &[IoSlice::new(b"P")],
+            &[],
+            MsgFlags::empty(),
+            None,
+        )?;
+        match self.receive()? {
+            (answer, Some(fd)) => {
+                let index = answer
+                    .strip_prefix("packet\t")
+                    .and_then(|i| i.parse().ok());
+                let index = index.ok_or_else(|| io::Error::other(answer))?;
+                Ok((fd, index))
+            }
             (answer, None) => Err(io::Error::other(answer)),
         }
     }
@@ -327,44 +329,4 @@ fn parents_socket(rest: &[OsString]) -> Option<OwnedFd> {
     let ours = sock.domain().ok()? == Domain::UNIX
         && sock.r#type().ok()? == Type::SEQPACKET;
     ours.then(|| fd0.try_clone_to_owned().ok()).flatten()
-}
-
-/// Elsewhere than on Linux there are no network namespaces: the two hosts
-/// are never built, and the experiment says why.
-#[cfg(not(target_os = "linux"))]
-#[derive(Debug)]
-pub struct TwoHosts(());
-
-#[cfg(not(target_os = "linux"))]
-impl TwoHosts {
-    /// Returns `Ok(Err(skipped))`: network namespaces are Linux's.
-    ///
-    /// # Errors
-    /// None here; the `Result` is Linux's.
-    pub fn build(_timeout: Duration) -> anyhow::Result<Result<Self, Skipped>> {
-        Ok(Err(Skipped {
-            reason: "network namespaces exist only on Linux".into(),
-            errno: None,
-            enable: "run the experiment on Linux".into(),
-        }))
-    }
-
-    /// Never called: no `TwoHosts` exists here.
-    ///
-    /// # Errors
-    /// Always `Unsupported`.
-    pub fn socket(&self, _host: Host) -> std::io::Result<Socket> {
-        Err(std::io::ErrorKind::Unsupported.into())
-    }
-
-    /// Never called: no `TwoHosts` exists here.
-    pub fn helper_pid(&self) -> u32 {
-        0
-    }
-}
-
-/// Elsewhere than on Linux no helper is ever started: `None`.
-#[cfg(not(target_os = "linux"))]
-pub fn helper_if_asked() -> Option<ExitCode> {
-    None
 }

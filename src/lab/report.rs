@@ -3,7 +3,8 @@
 //!
 //! JSON schema (checked in as `schema/report.schema.json`, documented in the
 //! book's introduction): `{"number", "experiment", "expected", "observed",
-//! "matched", "elapsed_ms", "measurements": {...}}`. The measurements are
+//! "matched", "elapsed_ms", "network", "packets", "sysctls",
+//! "measurements": {...}}`. The measurements are
 //! the experiment's own `Observed` struct: keys carry their unit
 //! (`client_sent_bytes`, `stall_after_ms`); an errno is an object
 //! `{"name": "ECONNREFUSED", "number": 111}`.
@@ -13,6 +14,8 @@ use std::io;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::lab::capture::Packets;
+use crate::lab::kernel::Sysctl;
 use crate::lab::netns::private::Network;
 
 /// What an experiment observed, compared with what the book predicts.
@@ -38,6 +41,14 @@ pub struct Report<M = Value, E = String, O = String> {
     /// `{"kind": "host", "why": ...}`; `None` where nobody knows (the
     /// runner's report of a run it had to kill).
     pub network: Option<Network>,
+    /// The run's packets in sum: `{"kind": "captured", ...counts}`, or
+    /// `{"kind": "not_captured", "why": ...}`; `None` where nobody knows.
+    #[serde(default)]
+    pub packets: Option<Packets>,
+    /// The settings the run's numbers depend on, each pinned by the run in
+    /// its private namespace or the host's; empty where nobody knows.
+    #[serde(default)]
+    pub sysctls: Vec<Sysctl>,
     /// What was measured on the way, each key with its unit.
     pub measurements: M,
 }

@@ -19,15 +19,16 @@ use clap::{CommandFactory, FromArgMatches};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::lab::capture::Wire;
 use crate::lab::cli::{
-    Cli, EXIT_MATCHED, EXIT_MISMATCH, EXIT_USAGE, NetworkChoice, help_width,
-    usage_error,
+    Cli, EXIT_MATCHED, EXIT_MISMATCH, EXIT_USAGE, help_width, usage_error,
 };
 use crate::lab::error::SocketError;
 use crate::lab::experiment::{Ctx, Experiment, Outcome, Verdict};
 use crate::lab::narrate::{self, Narrator};
-use crate::lab::netns::private::{self, Network};
 use crate::lab::report::{Errno, ErrorInfo, Failure, Observation, Report};
+
+mod setup;
 
 /// An outcome whose type is forgotten, so that entries of different
 /// experiments fit in one list: all the registry needs is its token.
@@ -161,6 +162,8 @@ impl Entry {
             matched: observed == expected,
             elapsed_ms,
             network: None,
+            packets: None,
+            sysctls: vec![],
             measurements: serde_json::to_value(verdict.measurements)
                 .expect("measurements always serialize"),
         }
@@ -184,6 +187,8 @@ impl Entry {
             matched: false,
             elapsed_ms,
             network: None,
+            packets: None,
+            sysctls: vec![],
             measurements: serde_json::to_value(info)
                 .expect("ErrorInfo serializes"),
         }
@@ -266,6 +271,7 @@ pub fn main<E: Experiment>(
         json: cli.common.json,
         timeout: Duration::from_millis(cli.common.timeout_ms),
         say: Narrator::plain(),
+        wire: Wire::off("a manual role captures nothing"),
     };
     narrate::set_stdout_deadline(ctx.timeout);
     if cli.common.json && cli.role.is_some() {
@@ -285,35 +291,41 @@ pub fn main<E: Experiment>(
     let started = Instant::now();
     // Before any thread starts: a new user namespace needs a process with
     // one thread.
-    let network = match cli.common.network {
-        NetworkChoice::Private => private::enter(),
-        NetworkChoice::Host => Network::Host {
-            why: "asked for (--network host)".into(),
-        },
-    };
-    if let Err(e) = private::settle() {
-        narrate::error_line(format_args!(
-            "capset: {e}; hint: run with --network host"
-        ));
-        return ExitCode::from(EXIT_USAGE);
-    }
-    ctx.say = Narrator::default_run(ctx.json);
-    ctx.say.say(network_line(&network));
-    let result = E::run(&cli.knobs, &ctx);
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    let mut report = match result {
-        Ok(verdict) => entry.report(verdict, elapsed_ms),
+    let setup = match setup::prepare(&cli.common, E::host_sysctls(&cli.knobs)) {
+        Ok(setup) => setup,
         Err(e) => {
             narrate::error_line(&e);
             if ctx.json {
-                let mut report = entry.of_error(&e, elapsed_ms);
-                report.network = Some(network);
+                let report = entry.of_error(&e, 0);
                 narrate::line(&report.to_json());
             }
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    report.network = Some(network);
+    ctx.say = Narrator::default_run(ctx.json);
+    ctx.wire = setup.capture.wire();
+    ctx.say.say(setup.network_line());
+    let result = E::run(&cli.knobs, &ctx);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let (network, sysctls, trace) =
+        (setup.network.clone(), setup.sysctls.clone(), setup.trace());
+    let mut report = match result {
+        Ok(verdict) => entry.report(verdict, elapsed_ms),
+        Err(e) => {
+            drop(setup); // the pcap file is not written
+            narrate::error_line(&e);
+            if ctx.json {
+                let mut report = entry.of_error(&e, elapsed_ms);
+                (report.network, report.sysctls) = (Some(network), sysctls);
+                narrate::line(&report.to_json());
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let (packets, segments) = setup.finish();
+    ctx.say.say(setup::wire_line(&packets));
+    (report.network, report.sysctls) = (Some(network), sysctls);
+    report.packets = Some(packets);
     if ctx.json {
         narrate::line(&report.to_json());
     } else {
@@ -321,22 +333,15 @@ pub fn main<E: Experiment>(
             narrate::line(&line);
         }
     }
+    if trace {
+        let packets = report.packets.as_ref().expect("set above");
+        setup::print_trace(&segments, packets, ctx.json);
+    }
     ExitCode::from(if report.matched {
         EXIT_MATCHED
     } else {
         EXIT_MISMATCH
     })
-}
-
-/// The narration's first line: where the run's sockets live, and why on
-/// the host when they do.
-fn network_line(network: &Network) -> String {
-    match network {
-        Network::Private => {
-            "network: private (a namespace of its own, only loopback)".into()
-        }
-        Network::Host { why } => format!("network: host ({why})"),
-    }
 }
 
 #[cfg(test)]

@@ -143,6 +143,37 @@ fn an_interrupted_default_run_ends_at_once() {
     }
 }
 
+/// A run interrupted while it writes `--pcap FILE` leaves no file at all:
+/// the capture goes to an unnamed file (`O_TMPFILE`), named only when the
+/// run ends.
+#[test]
+fn an_interrupted_run_leaves_no_pcap_file() {
+    let dir = std::env::temp_dir().join(format!(
+        "tcp-workbook-interrupted-pcap-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("x.pcap");
+    let args = [
+        "--cycle-ms",
+        "0",
+        "--stall-ms",
+        "30000",
+        "--timeout-ms",
+        "30000",
+        "--pcap",
+        file.to_str().unwrap(),
+    ];
+    let mut child = start("deadlock", &args);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(matches!(lines.next(), Some(Ok(_))));
+    interrupt(&mut child, Interrupt::CtrlC);
+    drop(lines);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// The network namespaces process `pid` is in (`/proc/PID/ns/net`) or
 /// holds a descriptor of (`/proc/PID/fd/*`), by their `net:[inode]`;
 /// empty once it has exited (a zombie has neither).

@@ -63,6 +63,14 @@ where
     let mut reached = BTreeSet::from([token(unaltered)]);
     for (changes, outcome) in cases {
         let mut m = base.clone();
+        let uncaptured = changes.iter().any(|(p, _)| unseen(base, p));
+        if uncaptured {
+            // Nothing was captured here: a packet check's outcome can only
+            // be reached where segments were seen.
+            eprintln!("not captured here: {outcome:?} not reached");
+            reached.insert(token(*outcome));
+            continue;
+        }
         for (pointer, value) in changes.iter() {
             *m.pointer_mut(pointer)
                 .unwrap_or_else(|| panic!("no {pointer} in {base}")) =
@@ -94,6 +102,44 @@ fn outcome<M, O>(v: Verdict<M, O>) -> O {
     v.observed
 }
 
+/// Whether `pointer` leads into what this run could not see on the wire:
+/// a part that is `{"not_captured": why}`, or `null` (a part that did not
+/// run, such as 07's two hosts where namespaces are forbidden).
+fn unseen(base: &Value, pointer: &str) -> bool {
+    let parts: Vec<&str> = pointer.split('/').collect();
+    (1..=parts.len()).any(|n| match base.pointer(&parts[..n].join("/")) {
+        Some(Value::Null) => true,
+        Some(v) => v.get("not_captured").is_some(),
+        None => false,
+    })
+}
+
+/// The segments a run saw at `pointer` (`/wire/seen`), changed by `f`: as
+/// another run's capture might have seen them.
+fn segments_with(
+    base: &Value,
+    pointer: &str,
+    f: impl FnOnce(&mut Vec<Value>),
+) -> Value {
+    let Some(seen) = base.pointer(pointer).and_then(Value::as_array) else {
+        // Nothing captured here: `reach` skips the case.
+        assert!(unseen(base, pointer), "no segments at {pointer} in {base}");
+        return Value::Null;
+    };
+    let mut seen = seen.clone();
+    f(&mut seen);
+    Value::Array(seen)
+}
+
+/// Whether a segment (as JSON) has `flag` among its flags.
+fn has(segment: &Value, flag: &str) -> bool {
+    segment["flags"]
+        .as_str()
+        .unwrap()
+        .split('|')
+        .any(|f| f == flag)
+}
+
 #[test]
 fn sixteen_reaches_every_outcome() {
     use sixteen::Outcome::*;
@@ -121,6 +167,12 @@ fn sixteen_reaches_every_outcome() {
                 &[("/accepted_from", json!("127.0.0.1:2"))],
                 ConnectedPeerDiffers,
             ),
+            (
+                &[("/wire/seen/opening/0", json!("client SYN|ACK"))],
+                NoHandshakeOnWire,
+            ),
+            (&[("/wire/seen/server_bytes", json!(15))], BytesOnWireDiffer),
+            (&[("/wire/seen/client_fin", json!(false))], NoFinOnWire),
         ],
     );
     assert_all_reached("sixteen", reached);
@@ -131,6 +183,10 @@ fn partial_recv_reaches_every_outcome() {
     use partial_recv::Outcome::*;
     let base = measured("partial-recv", &[]);
     let verdict = |o| outcome(partial_recv::verdict(o, &quiet()));
+    let merged = segments_with(&base, "/split_wire/seen", |s| {
+        let data = s.iter_mut().filter(|s| s["len"] != 0);
+        data.for_each(|s| s["len"] = json!(16))
+    });
     let reached = reach(
         &base,
         verdict,
@@ -150,6 +206,7 @@ fn partial_recv_reaches_every_outcome() {
                 &[("/big_recvs/0/returned_bytes", json!(5 << 20))],
                 RecvOverran,
             ),
+            (&[("/split_wire/seen", merged)], PiecesMergedOnWire),
         ],
     );
     assert_all_reached("partial-recv", reached);
@@ -233,6 +290,18 @@ fn reuseaddr_reaches_every_outcome() {
     let base = measured("reuseaddr", &[]);
     let verdict = |o| outcome(reuseaddr::verdict(o, false, &quiet()));
     let in_use = || errno("EADDRINUSE", 98);
+    // One case's FINs the other way round: case 2's client first, or
+    // case 3's server first.
+    let swapped = |case: &str| {
+        let at = base[case].as_str().unwrap().to_owned();
+        segments_with(&base, "/fins/seen", |s| {
+            let of = |x: &Value| x["src"] == *at || x["dst"] == *at;
+            let i: Vec<usize> = (0..s.len()).filter(|&i| of(&s[i])).collect();
+            s.swap(i[0], i[1]);
+        })
+    };
+    let (client_first, server_first) =
+        (swapped("server_first_at"), swapped("client_first_at"));
     let mut reached = reach(
         &base,
         verdict,
@@ -245,6 +314,8 @@ fn reuseaddr_reaches_every_outcome() {
             (&[("/restart_both_errno", in_use())], ReuseRefused),
             (&[("/client_time_wait", Value::Null)], ClientCloseBlocks),
             (&[("/open_none_errno", Value::Null)], OpenListenerShared),
+            (&[("/fins/seen", client_first)], FirstFinDiffers),
+            (&[("/fins/seen", server_first)], FirstFinDiffers),
         ],
     );
     // With --wait-out: the port must be free once TIME_WAIT has ended.
@@ -273,6 +344,10 @@ fn bind_interface_reaches_every_outcome() {
         ("/loopback/1/errno", Value::Null),
     ];
     let other = "/loopback/3/server_name";
+    let answered = segments_with(&base, "/two_hosts/wire/seen", |s| {
+        let rst = s.iter_mut().filter(|s| has(s, "RST"));
+        rst.for_each(|s| s["flags"] = json!("SYN|ACK"))
+    });
     let reached = reach(
         &base,
         verdict,
@@ -287,6 +362,7 @@ fn bind_interface_reaches_every_outcome() {
                 ],
                 TwoHostsDiffer,
             ),
+            (&[("/two_hosts/wire/seen", answered)], NoResetOnWire),
         ],
     );
     assert_all_reached("bind-interface", reached);
@@ -297,6 +373,13 @@ fn refused_reaches_every_outcome() {
     use refused::Outcome::*;
     let base = measured("refused", &[]);
     let verdict = |o| outcome(refused::verdict(o, &quiet()));
+    let no_rst =
+        segments_with(&base, "/wire/seen", |s| s.retain(|s| !has(s, "RST")));
+    let syn_ack = segments_with(&base, "/wire/seen", |s| {
+        let mut answer = s.iter().find(|s| has(s, "RST")).unwrap().clone();
+        answer["flags"] = json!("SYN|ACK");
+        s.push(answer)
+    });
     let reached = reach(
         &base,
         verdict,
@@ -316,6 +399,8 @@ fn refused_reaches_every_outcome() {
                 ],
                 OtherError,
             ),
+            (&[("/wire/seen", no_rst)], NoResetOnWire),
+            (&[("/wire/seen", syn_ack)], HandshakeOnWire),
         ],
     );
     assert_all_reached("refused", reached);
@@ -329,6 +414,15 @@ fn backlog_reaches_every_outcome() {
     let n = base["clients"].as_array().unwrap().len();
     let last = |field: &str| format!("/clients/{}/{field}", n - 1);
     let (after, state) = (last("connected_after_ms"), last("state"));
+    let w = "/let_in_wire/seen";
+    let syn = |s: &Value| has(s, "SYN") && !has(s, "ACK");
+    let one_syn = segments_with(&base, w, |s| {
+        let first = s.iter().find(|x| syn(x)).unwrap().clone();
+        s.retain(|x| !syn(x) || *x == first);
+    });
+    let unanswered = segments_with(&base, w, |s| {
+        s.retain(|s| !(has(s, "SYN") && has(s, "ACK")))
+    });
     let reached = reach(
         &base,
         verdict,
@@ -344,6 +438,8 @@ fn backlog_reaches_every_outcome() {
             (&[("/clients/0/error", errno("ECONNREFUSED", 111))], Refused),
             (&[(state.as_str(), json!("CLOSE"))], NotWaiting),
             (&[("/let_in", Value::Null)], NeverLetIn),
+            (&[(w, one_syn)], NoSynRetryOnWire),
+            (&[(w, unanswered)], NoSynAckOnWire),
         ],
     );
     assert_all_reached("backlog", reached);
@@ -353,7 +449,13 @@ fn backlog_reaches_every_outcome() {
 fn deadlock_reaches_every_outcome() {
     use deadlock::Outcome::*;
     let base = measured("deadlock", &[]);
-    let verdict = |o: deadlock::Observed| deadlock::verdict(&o);
+    let verdict = |o: deadlock::Observed| deadlock::verdict(&o, &quiet());
+    let w = "/large/wire/seen";
+    let (probes, zeros) = (
+        format!("{w}/client_probes"),
+        format!("{w}/server_zero_windows"),
+    );
+    let retried = format!("{w}/client_retransmissions_into_zero");
     let mut reached = reach(
         &base,
         verdict,
@@ -364,6 +466,11 @@ fn deadlock_reaches_every_outcome() {
             (&[("/large/stalled", json!(false))], LargeCaseFailed),
             (&[("/large/client_sent_bytes", json!(1))], LedgerUnbalanced),
             (&[("/fixed/completed", json!(false))], FixFailed),
+            (&[(zeros.as_str(), json!(0))], NoZeroWindowOnWire),
+            (
+                &[(probes.as_str(), json!(0)), (retried.as_str(), json!(0))],
+                NoProbesOnWire,
+            ),
         ],
     );
     // --fixed runs the fix only.

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use super::knobs::Knobs;
 use super::queues::{Buffers, Counts, Ends, Queues, ledger};
+use super::wire::WireCase;
+use crate::lab::capture::OnWire;
 use crate::lab::experiment::Ctx;
 use crate::lab::kernel::TcpTimer;
 use crate::lab::narrate::Narrator;
@@ -59,6 +61,9 @@ pub struct Case {
     pub queues: Option<Queues>,
     /// `TCP_INFO` of both sides at the stall.
     pub tcp: Option<Ends>,
+    /// The connection on the wire up to the stall (and its probes);
+    /// `None` if it did not stall.
+    pub wire: Option<OnWire<WireCase>>,
     /// The buffer sizes read back with `getsockopt`.
     pub buffers: Buffers,
     /// The client's `TCP_RTO_MIN_US` read back, in µs (`--rto-min-ms`

@@ -12,7 +12,8 @@
 //!   whoever owns it, with a listener's backlog and accept queue.
 //! - [`sysctl`]: the port settings `bind(2)` obeys.
 //! - `sys` (private): every `unsafe` call, for Linux, and the stubs for
-//!   other systems.
+//!   other systems; `sys/packet.rs`, a packet socket's receive ring
+//!   (`packet(7)`), which [`crate::lab::capture`] reads.
 //!
 //! Experiments read these to explain what they saw (05 `bind-port`, 06
 //! `reuseaddr`, 09 `backlog` and 10 `deadlock`). These are Linux interfaces
@@ -38,7 +39,9 @@ pub use proc_net_tcp::{
     TcpRow, TcpTimer, tcp_rows, time_wait_after_close, timer,
     wait_for_tcp_rows, wait_until_gone,
 };
-pub use sysctl::{local_port_range, unprivileged_port_start};
+pub use sysctl::{
+    PINNED, Sysctl, local_port_range, pin, read_sysctl, unprivileged_port_start,
+};
 pub use tcp_info::{
     TcpInfo, TcpState, recv_queue_bytes, rto_min_us, send_queue_bytes,
     set_rto_min, tcp_info,

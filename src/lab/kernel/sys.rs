@@ -2,6 +2,8 @@
 //! mask, in one place: the Linux implementation, and stubs that return
 //! `Unsupported` elsewhere.
 
+pub(crate) mod packet;
+
 /// The fields of `struct tcp_info` the workbook reads, as the kernel gave
 /// them (`include/uapi/linux/tcp.h`); `tcp_info.rs` and `listen.rs` give
 /// them their meaning.

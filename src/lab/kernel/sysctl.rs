@@ -39,3 +39,78 @@ pub fn unprivileged_port_start() -> io::Result<u16> {
         .parse()
         .map_err(|_| io::Error::new(InvalidData, format!("not a port: {text}")))
 }
+
+/// One setting of the run's network namespace that a chapter's numbers
+/// depend on, as the run had it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Sysctl {
+    /// Its name, `net.core.somaxconn`.
+    pub name: String,
+    /// Its value during the run, as `/proc/sys` shows it (tabs as spaces).
+    pub value: String,
+    /// True if the run wrote it (its private namespace's own copy); false
+    /// if it is the host's, as the namespace inherited it or the host has it.
+    pub pinned: bool,
+}
+
+/// The settings a private run pins, each to Linux's documented default
+/// (Documentation/networking/ip-sysctl.rst), and why a chapter needs it.
+/// Each is per network namespace and writable there by its owner, as
+/// measured on Linux 6.18 (as root, and as uid 65534 holding its user
+/// namespace's capabilities): writing one changes only the run's own
+/// namespace. (`net.core.rmem_max` and `wmem_max` are not writable there,
+/// and are never written.)
+pub const PINNED: &[(&str, &str)] = &[
+    ("net.core.somaxconn", "4096"), // 09: the cap on a backlog
+    ("net.ipv4.tcp_syncookies", "1"), // 09: what a full queue does to a SYN
+    ("net.ipv4.tcp_syn_retries", "6"), // 08, 09: SYNs sent before giving up
+    ("net.ipv4.tcp_syn_linear_timeouts", "4"), // 09: the first retries 1 s apart
+    ("net.ipv4.tcp_rto_min_us", "200000"),     // 10: Linux's RTO floor
+    ("net.ipv4.tcp_rmem", "4096 131072 6291456"), // 02, 10: receive buffers
+    ("net.ipv4.tcp_wmem", "4096 16384 4194304"), // 03, 10: send buffers
+    ("net.ipv4.tcp_timestamps", "1"),          // every trace: the options sent
+    ("net.ipv4.tcp_window_scaling", "1"),      // every trace: the windows
+    ("net.ipv4.tcp_sack", "1"),
+    ("net.ipv4.tcp_ecn", "2"), // no ECE|CWR on a SYN
+    ("net.ipv4.tcp_autocorking", "1"), // 10: how small writes are merged
+    ("net.ipv4.ip_local_port_range", "32768 60999"), // 05: the ports bind(0) picks
+];
+
+/// The file of sysctl `name`: `/proc/sys/net/core/somaxconn`.
+fn sysctl_path(name: &str) -> String {
+    format!("/proc/sys/{}", name.replace('.', "/"))
+}
+
+/// Reads sysctl `name` (whitespace as single spaces); `None` where this
+/// kernel has no such setting or it cannot be read.
+pub fn read_sysctl(name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(sysctl_path(name)).ok()?;
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The run's [`PINNED`] settings: written, where `private` (the process is
+/// in a network namespace of its own, and still holds its capabilities)
+/// and the name is not in `keep_host`; read back either way. A setting
+/// this kernel lacks is left out; one it refuses is the host's. Never
+/// writes anything unless `private`.
+pub fn pin(private: bool, keep_host: &[&str]) -> Vec<Sysctl> {
+    let mut all = vec![];
+    for &(name, value) in PINNED {
+        let Some(before) = read_sysctl(name) else {
+            continue;
+        };
+        let write = private && !keep_host.contains(&name) && before != value;
+        if write {
+            let _ = std::fs::write(sysctl_path(name), value);
+        }
+        let now = read_sysctl(name).unwrap_or(before);
+        let pinned = private && !keep_host.contains(&name) && now == value;
+        all.push(Sysctl {
+            name: name.into(),
+            value: now,
+            pinned,
+        });
+    }
+    all
+}

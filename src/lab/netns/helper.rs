@@ -59,13 +59,25 @@ pub(super) fn main(ctl: OwnedFd) -> ExitCode {
     // Serve requests for sockets until the experiment closes its end.
     let mut ask = [0u8; 1];
     while let Ok(1) = nix::unistd::read(&ctl, &mut ask) {
-        let host = if ask[0] == b'B' { &hosts.b } else { &hosts.a };
-        let made = in_namespace(host, &hosts.a, || {
-            Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
-        });
-        let sent = match made {
-            Ok(sock) => say("socket", Some(&OwnedFd::from(sock))),
-            Err(e) => say(&format!("socket: {e}"), None),
+        let sent = if ask[0] == b'P' {
+            // A packet socket on host A's side of the link: we are in host
+            // A, where this process holds CAP_NET_RAW.
+            let made = crate::lab::kernel::sys::packet::packet_socket();
+            let index = nix::net::if_::if_nametoindex("va");
+            match (made, index) {
+                (Ok(fd), Ok(i)) => say(&format!("packet\t{i}"), Some(&fd)),
+                (Err(e), _) => say(&format!("socket(AF_PACKET): {e}"), None),
+                (_, Err(e)) => say(&format!("if_nametoindex va: {e}"), None),
+            }
+        } else {
+            let host = if ask[0] == b'B' { &hosts.b } else { &hosts.a };
+            let made = in_namespace(host, &hosts.a, || {
+                Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+            });
+            match made {
+                Ok(sock) => say("socket", Some(&OwnedFd::from(sock))),
+                Err(e) => say(&format!("socket: {e}"), None),
+            }
         };
         if sent.is_err() {
             break;
