@@ -286,3 +286,78 @@ fn every_experiments_pcap_reads_back_whole() {
         assert_eq!(counted("frames_dropped"), 0, "{name}");
     }
 }
+
+/// `workbook check --pcap FILE` records what the reader's program put on
+/// the wire: the book's client's sixteen octets to it, its reply
+/// `Farewell, client`, and the SYN|ACK it answered the connection with,
+/// from the same port.
+#[test]
+fn check_pcap_holds_the_programs_segments() {
+    if crate::check::python().is_none() {
+        return;
+    }
+    let ex = crate::check::exercises(&[]);
+    let dir = TempDir::new("check");
+    let pcap = dir.0.join("server.pcap");
+    let program = ex.path().join("01-sixteen/server_pass.py");
+    let out = cmd("workbook")
+        .args(["check", "01", "--server", "--only", "replies-farewell"])
+        .arg("--pcap")
+        .arg(&pcap)
+        .args(["--", "python3"])
+        .arg(&program)
+        .args(["{host}", "{port}"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("nothing is captured") {
+        eprintln!("skipped: no capture here: {err}");
+        return;
+    }
+    assert!(err.contains("0 frames dropped"), "{err}");
+    let (_, frames) = read_pcap(&pcap);
+    let tcp: Vec<Read> = frames.into_iter().flatten().collect();
+    assert!(
+        tcp.iter().any(|r| r.payload == b"Hi there, server"),
+        "{tcp:?}"
+    );
+    let reply = tcp
+        .iter()
+        .find(|r| r.payload == b"Farewell, client")
+        .unwrap_or_else(|| panic!("no reply on the wire: {tcp:?}"));
+    let syn_ack = |r: &&Read| r.flags.contains('S') && r.flags.contains('.');
+    assert!(
+        tcp.iter()
+            .filter(syn_ack)
+            .any(|r| r.src_port == reply.src_port),
+        "{tcp:?}"
+    );
+}
+
+/// `--pcap` with `--each`, or into a directory that does not exist, is a
+/// usage error said in one line before any program runs.
+#[test]
+fn check_pcap_refuses_what_it_cannot_record() {
+    let err = assert_usage_error(
+        "workbook",
+        &[
+            "check", "01", "--server", "--each", "*.py", "--pcap", "x.pcap",
+            "--", "python3", "{file}",
+        ],
+    );
+    assert!(err.contains("--pcap records one program's checks"), "{err}");
+    let err = assert_usage_error(
+        "workbook",
+        &[
+            "check",
+            "01",
+            "--server",
+            "--pcap",
+            "/nonexistent/dir/x.pcap",
+            "--",
+            "true",
+        ],
+    );
+    assert!(err.contains("ENOENT"), "{err}");
+}

@@ -70,6 +70,24 @@ fn reachable_from_host_b(t: &mut Trial) -> Checked {
 fn in_host_a(t: &mut Trial, hosts: &TwoHosts) -> Checked {
     let join = Join::of(hosts.helper_pid())
         .map_err(|e| Failed(format!("open host A's namespaces: {e}")))?;
+    // With --pcap, the link between the hosts is recorded too, on host
+    // A's end: the program's segments to host B never cross our loopback.
+    let link = t.wire().why_not().is_none().then(|| {
+        hosts
+            .packet_socket()
+            .map_err(|e| e.to_string())
+            .and_then(|(fd, i)| t.wire().add_link(fd, i))
+    });
+    let link = link.and_then(Result::ok);
+    let checked = in_host_a_linked(t, hosts, join);
+    if let Some(id) = link {
+        t.wire().remove_link(id);
+    }
+    checked
+}
+
+/// [`in_host_a`], once the link is recorded (or not).
+fn in_host_a_linked(t: &mut Trial, hosts: &TwoHosts, join: Join) -> Checked {
     t.start_in(join)?;
     let bound = listening_in(t, hosts.helper_pid())?;
     t.note("bound", format!("{bound} (host A's socket table)"));

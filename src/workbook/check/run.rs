@@ -5,9 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::lab::capture::{Capture, Packets, Wire};
 use crate::lab::cli::{EXIT_USAGE, NetworkChoice};
-use crate::lab::narrate::error_line;
+use crate::lab::narrate::{error_line, note_line};
 use crate::lab::netns::private::{self, Network};
+use crate::lab::out_file::OutFile;
 use crate::lab::{guard, privilege, stranger};
 use crate::workbook::check::output::{self, Format};
 use crate::workbook::check::suite::{Finding, Role, Suite};
@@ -63,6 +65,10 @@ pub struct CheckArgs {
     /// List the checks of every experiment and role, and what each does.
     #[arg(long)]
     pub list: bool,
+    /// Write every segment of every check to FILE, a pcap file that
+    /// Wireshark and `tcpdump -r` open (one program, not with --each).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<std::path::PathBuf>,
     /// What {file} stands for (set by --each for its children).
     #[arg(long, hide = true, value_name = "PATH")]
     pub file: Option<String>,
@@ -104,6 +110,13 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
         );
     }
     if let Some(glob) = &args.each {
+        if args.pcap.is_some() {
+            return usage(
+                "--pcap records one program's checks; hint: grade that \
+                 submission alone, without --each"
+                    .into(),
+            );
+        }
         if format == Format::Gradescope {
             return usage(
                 "--format gradescope is one submission's \
@@ -120,6 +133,12 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
             return usage(format!("{why}; hint: name a program to run"));
         }
     }
+    // A bad --pcap path is a usage error before any work.
+    let pcap = match args.pcap.as_deref().map(|p| OutFile::check("--pcap", p)) {
+        Some(Err(e)) => return usage(format!("{e:#}")),
+        Some(Ok(file)) => Some(file),
+        None => None,
+    };
     // Before any thread: a new user namespace needs a process with one.
     let network = match args.network {
         NetworkChoice::Private => private::enter(),
@@ -127,9 +146,29 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
             why: "asked for (--network host)".into(),
         },
     };
+    // Only what --pcap asks for is captured: the checks do not read it.
+    let mut capture = match &pcap {
+        None => None,
+        Some(file) => match Capture::open(&network, Some(file)) {
+            Ok(c) => Some(c),
+            Err(e) => return usage(format!("{e:#}")),
+        },
+    };
+    let why_not = capture
+        .as_ref()
+        .and_then(|c| c.wire().why_not().map(str::to_owned));
+    if let (Some(p), Some(why)) = (&pcap, why_not) {
+        note_line(format_args!(
+            "--pcap {}: not written, nothing is captured: {why}",
+            p.shown()
+        ));
+    }
     if let Err(e) = private::settle().and_then(|()| guard::install()) {
         error_line(format_args!("{e}; hint: run with --network host"));
         return ExitCode::from(EXIT_USAGE);
+    }
+    if let Some(c) = &mut capture {
+        c.start();
     }
     let as_user =
         (privilege::is_root() && !args.as_root).then_some(privilege::NOBODY);
@@ -142,6 +181,9 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
         start: Duration::from_millis(args.start_ms),
         grace: GRACE,
         private: network == Network::Private,
+        wire: capture
+            .as_ref()
+            .map_or_else(|| Wire::off("no --pcap"), |c| c.wire()),
     };
     let mut printer = output::Printer::new(format, suite, &opts.argv);
     printer.network(&network);
@@ -151,6 +193,18 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
         printer.finding(&finding);
     }
     printer.end();
+    if let (Some(c), Some(file)) = (capture, &pcap) {
+        match c.finish() {
+            Ok((Packets::Captured(s), _)) => note_line(format_args!(
+                "--pcap {}: {} segments, {} frames dropped by the kernel",
+                file.shown(),
+                s.segments,
+                s.frames_dropped
+            )),
+            Ok((Packets::NotCaptured { .. }, _)) => {}
+            Err(e) => error_line(format_args!("{e:#}")),
+        }
+    }
     ExitCode::from(if passed { 0 } else { 1 })
 }
 

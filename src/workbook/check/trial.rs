@@ -52,6 +52,9 @@ pub struct Options {
     /// Whether the program and our side have a network namespace of their
     /// own: only then is a new listener surely the program's.
     pub private: bool,
+    /// The capture `--pcap` asked for, or why there is none: a check that
+    /// adds a link of its own (07's host A) records it there too.
+    pub wire: crate::lab::capture::Wire,
 }
 
 /// Why a check failed, in one line for people.

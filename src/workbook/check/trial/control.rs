@@ -6,12 +6,18 @@
 use std::time::Duration;
 
 use super::{Checked, Trial, fail};
+use crate::lab::capture::Wire;
 use crate::lab::kernel::proc_net_tcp::tcp_rows;
 use crate::lab::kernel::tcp_info::TcpState;
 use crate::lab::netns::join::Join;
 use crate::lab::stranger::{self, Stranger, Vars, describe};
 
 impl Trial<'_> {
+    /// The capture `--pcap` asked for (off without it).
+    pub fn wire(&self) -> &Wire {
+        &self.opts.wire
+    }
+
     /// How long the program has to start listening (a server), or to end
     /// once our side is done (a client).
     pub fn start_within(&self) -> Duration {
