@@ -10,6 +10,7 @@ mod book;
 mod check;
 mod check_class;
 mod check_more;
+mod check_templates;
 mod interrupts;
 mod layout;
 mod network;
