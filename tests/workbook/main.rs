@@ -11,6 +11,7 @@ mod capture;
 mod check;
 mod check_class;
 mod check_more;
+mod check_templates;
 mod interrupts;
 mod layout;
 mod network;

@@ -56,6 +56,12 @@
 //! 3. Add `exercises/NN-name/`: a starting point and two reference
 //!    programs per role (one passes, one fails as a first try does), and
 //!    their rows in `tests/workbook/check.rs` (or `check_more.rs`).
+//! 4. Give every new check its test in the Classroom templates
+//!    (`.github/classroom/`) and a new suite its line in
+//!    `exercises/gradescope/run_autograder`, and say in
+//!    `chapters/11-grading.md` what it does;
+//!    `tests/workbook/check_templates.rs` fails until the templates hold
+//!    every check.
 
 pub mod backlog;
 pub mod bind_interface;
