@@ -39,7 +39,8 @@ use crate::lab::{deadline, guard, process};
 pub const KEPT_OUTPUT_BYTES: usize = 64 << 10;
 
 /// A program that writes more than this in all (stdout and stderr), in
-/// bytes, floods its output: it is killed when it passes the mark.
+/// bytes, floods its output: it is killed when it passes the mark. The
+/// default; a caller may allow more ([`Stranger::start`]'s `flood_bytes`).
 pub const FLOOD_BYTES: u64 = 1 << 20;
 
 /// The most processes the user `nobody` may have at once while a program
@@ -110,7 +111,8 @@ pub struct Tail {
     pub text: String,
     /// Every byte it wrote, kept or not.
     pub bytes: u64,
-    /// Whether it wrote more than [`FLOOD_BYTES`] and was killed for it.
+    /// Whether it wrote more than it was allowed (`flood_bytes`, by
+    /// default [`FLOOD_BYTES`]) and was killed for it.
     pub flooded: bool,
 }
 
@@ -119,6 +121,8 @@ struct Output {
     kept: Vec<u8>,
     bytes: u64,
     flooded: bool,
+    /// The most it may write, in bytes.
+    limit: u64,
 }
 
 /// How a program stopped when [`Stranger::stop`] asked it to.
@@ -159,6 +163,7 @@ impl Stranger {
         vars: &Vars,
         as_user: Option<u32>,
         join: Option<Join>,
+        flood_bytes: u64,
     ) -> io::Result<Stranger> {
         let (read_end, write_end) = nix::unistd::pipe()?;
         let mut command = Command::new(&argv[0]);
@@ -186,7 +191,10 @@ impl Stranger {
         drop(command);
         let pgid = Pid::from_raw(child.id() as i32);
         guard::watch_group(pgid.as_raw());
-        let output = Arc::new(Mutex::new(Output::default()));
+        let output = Arc::new(Mutex::new(Output {
+            limit: flood_bytes,
+            ..Output::default()
+        }));
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
             let (output, done) = (Arc::clone(&output), Arc::clone(&done));
@@ -377,7 +385,7 @@ fn read_output(
             let cut = out.kept.len() - KEPT_OUTPUT_BYTES;
             out.kept.drain(..cut);
         }
-        if out.bytes > FLOOD_BYTES && !out.flooded {
+        if out.bytes > out.limit && !out.flooded {
             out.flooded = true;
             let _ = killpg(pgid, Signal::SIGKILL);
         }

@@ -125,6 +125,44 @@ fn a_client_that_sends_everything_first_is_caught_at_the_deadlock() {
     assert_eq!(text(&f, "stopped_by"), "SIGINT", "{f:#}");
 }
 
+/// A first try that prints how far it has got after every sixteen-byte
+/// message, as the book's own deadlock client does: about 20 bytes of
+/// output per 16 sent.
+const PRINTS_AS_IT_SENDS: &str = "\
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+sent = 0
+while sent < 16 << 20:
+    s.sendall(b'capitalize this!')
+    sent += 16
+    print('\\r  %d bytes sent' % sent, end=' ', flush=True)
+s.shutdown(socket.SHUT_WR)
+while s.recv(1024):
+    pass
+";
+
+/// 10: a client that sends everything first and prints a progress line
+/// per message (megabytes of output before the buffers fill) is still
+/// caught at the deadlock it is there to show, not killed for flooding
+/// its output.
+#[test]
+fn a_client_that_prints_as_it_sends_is_caught_at_the_deadlock() {
+    if python().is_none() {
+        return;
+    }
+    let dir = exercises(&[("prints.py", PRINTS_AS_IT_SENDS)]);
+    let out = check(&["10", "--client"], dir.path(), "prints.py", HOST_PORT);
+    let why = ["deadlock: it sends everything before it reads"];
+    let f = failed(&out, "gets-everything-back", &why);
+    assert_eq!(text(&f, "windows"), "its 0, ours 0 bytes");
+    let sent = f["evidence"]["it_sent"].as_u64().unwrap();
+    // More output than the default flood limit came before the deadlock.
+    assert!(
+        sent / 16 * 20 > tcp_workbook::lab::stranger::FLOOD_BYTES,
+        "{f:#}"
+    );
+}
+
 const CLOSES_EARLY: &str = "\
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])))

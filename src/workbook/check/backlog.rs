@@ -21,6 +21,7 @@ use crate::experiments::sixteen::HELLO;
 use crate::lab::deadline;
 use crate::lab::kernel::sock_diag::{DiagSocket, tcp_sockets};
 use crate::lab::kernel::{ListenCounters, TcpState};
+use crate::lab::stranger;
 use crate::workbook::check::hostile::{connect, reply_then_end, wait_accepted};
 use crate::workbook::check::suite::{Check, Role, Suite};
 use crate::workbook::check::trial::{Checked, Failed, Trial, fail};
@@ -37,6 +38,7 @@ pub const WAIT: Duration = Duration::from_millis(200);
 pub static SUITES: &[Suite] = &[Suite {
     number: 9,
     role: Role::Server,
+    flood_bytes: stranger::FLOOD_BYTES,
     checks: &[Check {
         name: "queues-a-burst",
         does: "a first client connects and sends nothing, so the program \

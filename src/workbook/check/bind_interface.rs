@@ -23,6 +23,7 @@ use crate::lab::kernel::tcp_info::TcpState;
 use crate::lab::netns::join::Join;
 use crate::lab::netns::{HOST_A, HOST_B, Host, TwoHosts};
 use crate::lab::report::Errno;
+use crate::lab::stranger;
 use crate::workbook::check::hostile::reply_then_end;
 use crate::workbook::check::suite::{Check, Role, Suite};
 use crate::workbook::check::trial::{Checked, Failed, Trial, fail};
@@ -34,6 +35,7 @@ const POLL: Duration = Duration::from_millis(3);
 pub static SUITES: &[Suite] = &[Suite {
     number: 7,
     role: Role::Server,
+    flood_bytes: stranger::FLOOD_BYTES,
     checks: &[Check {
         name: "reachable-from-another-host",
         does: "runs the program inside host A (10.200.0.1) of two network \

@@ -35,6 +35,13 @@ use crate::workbook::check::trial::{Checked, Failed, Trial, fail};
 /// cannot pass by sending too little.
 pub const MIN_BYTES: u64 = 16 << 20;
 
+/// How much the program may write before it floods, in bytes: four times
+/// [`MIN_BYTES`]. A client that prints a progress line per message, as the
+/// book's `tcp_deadlock.py` does (about 20 bytes per 16 sent), writes more
+/// than [`crate::lab::stranger::FLOOD_BYTES`] before the deadlock it is
+/// there to show, and should be caught at that deadlock.
+pub const FLOOD_BYTES: u64 = 4 * MIN_BYTES;
+
 /// How long the deadlock's cycle of waits (both windows 0, our server
 /// waiting to send, the program's data waiting to be sent) must hold with
 /// nothing moving before the check declares it: our choice, longer than
@@ -59,6 +66,7 @@ pub static SUITES: &[Suite] = &[Suite {
         points: 1,
         run: gets_everything_back,
     }],
+    flood_bytes: FLOOD_BYTES,
 }];
 
 fn gets_everything_back(t: &mut Trial) -> Checked {

@@ -20,6 +20,7 @@ use crate::lab::deadline;
 use crate::lab::kernel::TcpState;
 use crate::lab::kernel::sock_diag::{DiagSocket, tcp_sockets};
 use crate::lab::report::Errno;
+use crate::lab::stranger;
 use crate::workbook::check::hostile::reply_then_end;
 use crate::workbook::check::suite::{Check, Role, Suite};
 use crate::workbook::check::trial::{Checked, Failed, Trial, fail};
@@ -31,6 +32,7 @@ pub const CLIENTS: usize = 3;
 pub static SUITES: &[Suite] = &[Suite {
     number: 4,
     role: Role::Server,
+    flood_bytes: stranger::FLOOD_BYTES,
     checks: &[Check {
         name: "one-socket-per-conversation",
         does: "three clients in turn: each connects, waits until the \

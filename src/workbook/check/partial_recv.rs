@@ -13,6 +13,7 @@ use std::net::Shutdown;
 
 use crate::experiments::sixteen::HELLO;
 use crate::lab::pyfmt::py_bytes;
+use crate::lab::stranger;
 use crate::workbook::check::hostile::{
     connect, read_to_end, reply_then_end, send_in_pieces,
 };
@@ -27,6 +28,7 @@ pub const CUT_OFF_AT: usize = 5;
 pub static SUITES: &[Suite] = &[Suite {
     number: 2,
     role: Role::Server,
+    flood_bytes: stranger::FLOOD_BYTES,
     checks: &[
         Check {
             name: "recvall-at-every-split",

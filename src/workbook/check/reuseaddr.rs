@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use crate::experiments::reuseaddr::{self, Closes};
 use crate::lab::kernel::proc_net_tcp::{TcpRow, tcp_rows};
 use crate::lab::kernel::{TcpState, time_wait_after_close};
-use crate::lab::stranger::describe;
+use crate::lab::stranger::{self, describe};
 use crate::workbook::check::suite::{Check, Role, Suite};
 use crate::workbook::check::trial::{Checked, Failed, Trial, fail};
 
@@ -29,6 +29,7 @@ const IN_USE: [&str; 3] = ["EADDRINUSE", "Address already in use", "Errno 98]"];
 pub static SUITES: &[Suite] = &[Suite {
     number: 6,
     role: Role::Server,
+    flood_bytes: stranger::FLOOD_BYTES,
     checks: &[Check {
         name: "restarts-at-once",
         does: "the book's client sends its sixteen octets, reads the reply \

@@ -184,6 +184,7 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
         wire: capture
             .as_ref()
             .map_or_else(|| Wire::off("no --pcap"), |c| c.wire()),
+        flood_bytes: suite.flood_bytes,
     };
     let mut printer = output::Printer::new(format, suite, &opts.argv);
     printer.network(&network);

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::experiments::sixteen::{self, FAREWELL, HELLO, recv_all};
 use crate::lab::pyfmt::py_bytes;
+use crate::lab::stranger;
 use crate::lab::{deadline, server};
 use crate::workbook::check::hostile::{
     connect, heard_early, pieces, read_to_end, reply_then_end, send_in_pieces,
@@ -29,6 +30,7 @@ pub static SUITES: &[Suite] = &[
     Suite {
         number: 1,
         role: Role::Server,
+        flood_bytes: stranger::FLOOD_BYTES,
         checks: &[
             Check {
                 name: "replies-farewell",
@@ -80,6 +82,7 @@ pub static SUITES: &[Suite] = &[
     Suite {
         number: 1,
         role: Role::Client,
+        flood_bytes: stranger::FLOOD_BYTES,
         checks: &[
             Check {
                 name: "gets-reply-in-pieces",

@@ -50,6 +50,11 @@ pub struct Suite {
     pub role: Role,
     /// The checks, run in this order, each on a fresh start of the program.
     pub checks: &'static [Check],
+    /// How much the program may write (stdout and stderr), in bytes,
+    /// before it is killed for flooding its output:
+    /// [`crate::lab::stranger::FLOOD_BYTES`], or more where the book's own
+    /// program prints as it goes.
+    pub flood_bytes: u64,
 }
 
 /// What one check found: one row of the table, one line of `--json`.

@@ -55,6 +55,9 @@ pub struct Options {
     /// The capture `--pcap` asked for, or why there is none: a check that
     /// adds a link of its own (07's host A) records it there too.
     pub wire: crate::lab::capture::Wire,
+    /// How much the program may write before it floods, in bytes (the
+    /// suite's [`Suite::flood_bytes`](crate::workbook::check::suite::Suite)).
+    pub flood_bytes: u64,
 }
 
 /// Why a check failed, in one line for people.
@@ -219,7 +222,7 @@ impl<'a> Trial<'a> {
         };
         let out = reader.output();
         if out.flooded {
-            return fail(flooded());
+            return fail(flooded(self.opts.flood_bytes));
         }
         match reader.status() {
             None => Ok(()),
@@ -283,7 +286,9 @@ impl<'a> Trial<'a> {
         let reader = self.reader.as_mut().expect("started");
         match reader.wait_for(within) {
             Some(status) => Ok(status),
-            None if reader.output().flooded => fail(flooded()),
+            None if reader.output().flooded => {
+                fail(flooded(self.opts.flood_bytes))
+            }
             None => fail(format!(
                 "hangs: still running {} ms after {after}",
                 within.as_millis()
@@ -360,7 +365,7 @@ impl<'a> Trial<'a> {
         let killed = stopped.by == Some(nix::sys::signal::Signal::SIGKILL);
         let ms = 2 * self.opts.grace.as_millis();
         let reason = match result {
-            _ if out.flooded => Some(flooded()),
+            _ if out.flooded => Some(flooded(self.opts.flood_bytes)),
             Err(Failed(why)) => Some(why),
             Ok(()) if killed => Some(format!(
                 "ignores SIGTERM: still running {ms} ms after SIGINT and \
@@ -379,9 +384,10 @@ fn one_error(e: &anyhow::Error) -> String {
     text.split("; hint:").next().unwrap_or(&text).to_owned()
 }
 
-/// The reason for a program that flooded its output.
-fn flooded() -> String {
-    let mib = stranger::FLOOD_BYTES >> 20;
+/// The reason for a program that flooded its output, more than `limit`
+/// bytes.
+fn flooded(limit: u64) -> String {
+    let mib = limit >> 20;
     format!("floods its output: more than {mib} MiB written, killed")
 }
 

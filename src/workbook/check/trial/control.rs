@@ -104,7 +104,13 @@ impl Trial<'_> {
             file: self.opts.file.clone(),
         };
         let argv = stranger::substitute(&self.opts.argv, &vars);
-        match Stranger::start(&argv, &vars, self.opts.as_user, join) {
+        match Stranger::start(
+            &argv,
+            &vars,
+            self.opts.as_user,
+            join,
+            self.opts.flood_bytes,
+        ) {
             Ok(s) => self.reader = Some(s),
             Err(e) => return fail(format!("could not start {argv:?}: {e}")),
         }
