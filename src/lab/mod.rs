@@ -21,6 +21,7 @@ pub mod pyfmt;
 pub mod report;
 pub mod run;
 pub mod schema;
+pub mod sequence;
 pub mod server;
 pub mod tally;
 pub mod watch;
