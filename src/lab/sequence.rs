@@ -25,37 +25,25 @@ pub struct Arrow {
     pub label: String,
 }
 
-/// Who is who in a run's segments: which addresses are clients, and how
-/// its connections are numbered. Kept beside a diagram (JSON), it lets the
-/// diagram be drawn again from the segments it shows alone.
+/// Who is who in a run's segments: which addresses are its clients. Kept
+/// beside a diagram (JSON), it lets the diagram be drawn again from the
+/// segments it shows alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ends {
     /// The addresses that sent a SYN without ACK: each connection's
     /// client, drawn on the left timeline.
     pub clients: Vec<SocketAddr>,
-    /// Each connection's two ends, in the order of its first segment:
-    /// connection `#1` is the first.
-    pub connections: Vec<(SocketAddr, SocketAddr)>,
 }
 
 impl Ends {
-    /// The clients and connections of `run`, all of a run's segments.
+    /// The clients of `run`, all of a run's segments.
     pub fn of(run: &[Segment]) -> Ends {
         let clients = run
             .iter()
             .filter(|s| s.flags.has(Flags::SYN) && !s.flags.has(Flags::ACK))
             .map(|s| s.src)
             .collect();
-        let mut connections: Vec<(SocketAddr, SocketAddr)> = vec![];
-        for s in run {
-            if !connections.iter().any(|&(a, b)| s.between(a, b)) {
-                connections.push((s.src, s.dst));
-            }
-        }
-        Ends {
-            clients,
-            connections,
-        }
+        Ends { clients }
     }
 
     /// The arrows for the segments `shown`, some or all of the run's
@@ -66,14 +54,21 @@ impl Ends {
     /// its flags, its payload bytes if any, the window field as sent
     /// (`win 512`: unscaled, as tcpdump prints it), and whether it is a
     /// retransmission or a zero-window probe; where `shown` spans several
-    /// connections, each label starts with its connection's number (`#2`).
-    /// Times are in ms after the first segment shown.
+    /// connections, each label starts with its connection's number among
+    /// them (`#2`), in the order of their first segments. Times are in ms
+    /// after the first segment shown.
     pub fn arrows(&self, shown: &[Segment]) -> Vec<Arrow> {
+        let mut connections: Vec<(SocketAddr, SocketAddr)> = vec![];
+        for s in shown {
+            if !connections.iter().any(|&(a, b)| s.between(a, b)) {
+                connections.push((s.src, s.dst));
+            }
+        }
         let number = |s: &Segment| {
-            let mut all = self.connections.iter();
+            let mut all = connections.iter();
             all.position(|&(a, b)| s.between(a, b)).map(|i| i + 1)
         };
-        let several = shown.windows(2).any(|w| number(&w[0]) != number(&w[1]));
+        let several = connections.len() > 1;
         let t0 = shown.first().map_or(0, |s| s.at_us);
         shown
             .iter()
@@ -284,8 +279,8 @@ mod tests {
     /// The client, the end that sent the SYN, is on the left even where
     /// the segments drawn hold no SYN (and even when its port is the
     /// lower); each label says the flags, the bytes, the window and a
-    /// probe; labels are numbered by connection only where several are
-    /// drawn; times start at the first segment drawn.
+    /// probe; labels are numbered by connection, among those drawn, only
+    /// where several are drawn; times start at the first segment drawn.
     #[test]
     fn arrows_go_from_the_client_and_say_what_the_trace_says() {
         let (client, server, other) = (30000, 40000, 50000);
@@ -316,7 +311,10 @@ mod tests {
             "ACK, win 0, zero window probe"
         );
         let both = ends.arrows(&run[3..]);
-        assert_eq!(both[0].label, "#1 ACK, win 0");
+        assert_eq!(
+            both[0].label, "#1 ACK, win 0",
+            "numbered among those drawn"
+        );
         assert_eq!(
             (both[1].rightward, both[1].label.as_str()),
             (true, "#2 SYN, win 65495")

@@ -290,7 +290,7 @@ pub fn is_trace_line(line: &str) -> bool {
 /// A line that stands for lines a transcript leaves out, any number of
 /// them (snapbox's and trycmd's convention): the narration above a trace
 /// that the chapter shows already, or the segments after the first few.
-const ELIDED: &str = "...";
+pub const ELIDED: &str = "...";
 
 /// Whether the line from `start` to `end` of a transcript is the head of a
 /// `--trace` (`trace: 258 segments`) whose segments the transcript shows
@@ -570,16 +570,10 @@ fn transcripts_match_what_the_binaries_print() {
 /// while another build ran. So the committed transcript and the run are
 /// compared without them. Every segment that carries a SYN, data, a FIN, a
 /// RST or a probe is held, with its numbers.
-fn without_bare_acks(text: &str) -> String {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let bare = RE.get_or_init(|| {
-        Regex::new(r"Flags \[\.\], seq \d+, ack \d+, win \d+, length 0$")
-            .unwrap()
-    });
-    let is_bare = |l: &str| is_trace_line(l) && bare.is_match(l);
-    let dropped = text.lines().filter(|l| is_bare(l)).count();
+pub fn without_bare_acks(text: &str) -> String {
+    let dropped = text.lines().filter(|l| is_bare_ack(l)).count();
     let mut out = String::new();
-    for line in text.lines().filter(|l| !is_bare(l)) {
+    for line in text.lines().filter(|l| !is_bare_ack(l)) {
         let count = line
             .strip_prefix("trace: ")
             .and_then(|l| l.strip_suffix(" segments"))
@@ -593,6 +587,17 @@ fn without_bare_acks(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `line` is a `--trace` line of a bare ACK: `Flags [.]`, no
+/// data, not marked as a probe or a retransmission.
+pub fn is_bare_ack(line: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let bare = RE.get_or_init(|| {
+        Regex::new(r"Flags \[\.\], seq \d+, ack \d+, win \d+, length 0$")
+            .unwrap()
+    });
+    is_trace_line(line) && bare.is_match(line)
 }
 
 /// `actual`, a `--trace` run's whole output, cut as the `committed`
