@@ -54,14 +54,34 @@ fn command(exe: &Path, who: As) -> Command {
     }
 }
 
+/// The runs that did not match the book (exit status 1), each as a line:
+/// a timing is still a timing, but the table says so.
+static MISMATCHES: std::sync::Mutex<Vec<String>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// The wall time of `exe args` as `who`, in ms, and its stdout; asserts
-/// it exits 0.
+/// it exits 0 or 1 (a mismatch, noted in [`MISMATCHES`]).
 fn wall(exe: &Path, who: As, args: &[&str]) -> (f64, String) {
     let start = Instant::now();
     let out = command(exe, who).args(args).output().expect("run");
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    (ms, String::from_utf8_lossy(&out.stdout).into_owned())
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.code() == Some(1) {
+        let r: Value = serde_json::from_str(text.trim()).unwrap_or_default();
+        MISMATCHES.lock().unwrap().push(format!(
+            "`{}` ({}): observed {}",
+            args.join(" "),
+            if who == As::Nobody {
+                "uid 65534"
+            } else {
+                "root"
+            },
+            r["observed"]
+        ));
+    } else {
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    (ms, text)
 }
 
 /// Our executables, copied where uid 65534 can run them (a directory of
@@ -133,7 +153,8 @@ fn main() {
                     })
                     .collect();
                 for mut child in children {
-                    assert!(child.wait().unwrap().success());
+                    let code = child.wait().unwrap().code();
+                    assert!(matches!(code, Some(0 | 1)), "{code:?}");
                 }
                 start.elapsed().as_secs_f64() * 1000.0
             };
@@ -145,6 +166,13 @@ fn main() {
              {private:.0} ms | {on_host:.0} ms | {:+.0}% |\n",
             100.0 * (private - on_host) / on_host
         );
+    }
+    let mismatches = MISMATCHES.lock().unwrap().clone();
+    if !mismatches.is_empty() {
+        table += "\nRuns that did not match the book (timed all the same):\n\n";
+        for m in &mismatches {
+            table += &format!("- {m}\n");
+        }
     }
     println!("{table}");
 
