@@ -675,7 +675,7 @@ fn elided_lines_and_trace_numbers_are_free_and_the_rest_is_held() {
         ),
         "a FIN's numbers are held"
     );
-    assert!(!p.is_match(&at_once.replace(&probe, "")), "a probe is held");
+    assert!(!p.is_match(&at_once.replace(probe, "")), "a probe is held");
     assert!(!p.is_match(&run.replace("[S.]", "[R.]")), "the flags");
     assert!(
         !p.is_match(&run.replace("ack 1, win 65483", "ack 2, win 65483")),
