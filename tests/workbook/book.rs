@@ -477,9 +477,12 @@ fn mask(text: &str) -> String {
         .into_owned()
 }
 
-/// With `SNAPSHOTS=overwrite`, starts the transcript of every experiment
-/// that has none (`NN-name.console`: the command of its default run, which
-/// the transcripts test then fills in); returns whether it is set.
+/// With `SNAPSHOTS=overwrite`, starts the transcripts of every experiment
+/// that has none, for the transcripts test to fill in: `NN-name.console`,
+/// the command of its default run, and `NN-name-trace.console`, its
+/// `--trace` run with the narration left out ([`ELIDED`]) and every
+/// segment shown (cut it by hand where later segments vary from run to
+/// run: a rewrite keeps the cut). Returns whether it is set.
 fn first_transcripts() -> bool {
     let overwrite = std::env::var("SNAPSHOTS").is_ok_and(|v| v == "overwrite");
     let dir = root().join("chapters/transcripts");
@@ -488,6 +491,14 @@ fn first_transcripts() -> bool {
         if !path.exists() {
             fs::write(&path, format!("$ cargo run --bin {}\n", e.name))
                 .unwrap();
+        }
+        let trace = dir.join(format!("{}-{}-trace.console", e.id(), e.name));
+        if !trace.exists() {
+            let start = format!(
+                "$ cargo run --bin {} -- --trace\n{ELIDED}\ntrace: 0 segments\n",
+                e.name
+            );
+            fs::write(&trace, start).unwrap();
         }
     }
     overwrite
