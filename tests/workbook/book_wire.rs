@@ -213,6 +213,14 @@ fn draw_from_a_run(p: &Picture, e: &Entry) {
     let run = read_pcap(&pcap);
     fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(0), "{}: {out:?}", p.command());
+    let private =
+        String::from_utf8_lossy(&out.stdout).starts_with("network: private");
+    assert!(
+        private,
+        "{}: drawn only from a run in a network of its own (on the host's \
+         loopback the capture holds every other program's segments): {out:?}",
+        p.command()
+    );
     let run = run.unwrap_or_else(|e| {
         panic!(
             "{}: no capture to draw ({e:#}); draw where a run can capture \
