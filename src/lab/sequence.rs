@@ -5,6 +5,10 @@
 //! first segment in the margin. Time runs down, one row per segment, so a
 //! second of silence (a dropped SYN waiting for its retry) takes no more
 //! room than a microsecond; the margin's times tell them apart.
+//!
+//! [`Ends`] turns captured [`Segment`]s into [`Arrow`]s, [`sequence_svg`]
+//! draws them. The chapters' diagrams are drawn with them from a run's
+//! pcap file (`tests/workbook/book_wire.rs`).
 
 use std::net::SocketAddr;
 
@@ -21,7 +25,7 @@ pub struct Arrow {
     /// Whether it went from the left timeline (the client) to the right
     /// one (the server); `false` for the other way.
     pub rightward: bool,
-    /// What the arrow says: flags, bytes, window (`"SYN win 65495"`).
+    /// What the arrow says: flags, bytes, window (`"SYN, win 65495"`).
     pub label: String,
 }
 
