@@ -47,7 +47,7 @@
 //! ## Adding an experiment
 //! Experiment `NN` is called `name` (its binary's name; its module,
 //! `module`, is the same with `_` for `-`) and has a title in plain text.
-//! Six files, and no other, are written by hand:
+//! Seven files, and no other, are written by hand:
 //!
 //! 1. `src/experiments/module.rs`: its first line is
 //!    ``//! # NN `name`: TITLE``; a type that implements
@@ -63,17 +63,27 @@
 //!    the `use` line).
 //! 4. `chapters/NN-name.md`: its h1 is `# NN name: TITLE`; it includes the
 //!    code by anchor and `transcripts/NN-name.console`, and says
-//!    `cargo run --bin name`.
+//!    `cargo run --bin name`; its "On the wire" section includes
+//!    `transcripts/NN-name-trace.console` in a `text,trace` block, shows
+//!    `images/NN-name-wire.svg`, says `cargo run --bin name -- --pcap` and
+//!    `tcpdump -nr`, and an exercise asks about "the trace above" (or the
+//!    diagram).
 //! 5. `chapters/SUMMARY.md`: the line `- [NN name: TITLE](NN-name.md)`.
 //! 6. `tests/workbook/experiments/module.rs`: its tests (declared by being
 //!    there, as the experiments are).
+//! 7. `tests/workbook/book_wire.rs`: its `Picture`, what its sequence
+//!    diagram draws (the run, the two timelines, which segments).
 //!
 //! The rest is generated, and committed with them:
 //! `schema/NN-name.schema.json`, `chapters/transcripts/NN-name.console`
-//! (its default run), the introduction's table
+//! (its default run) and `NN-name-trace.console` (its `--trace`, the
+//! narration left out; cut its segments by hand, with a `...` line, where
+//! later ones vary from run to run), the sequence diagram
+//! `chapters/images/NN-name-wire.svg` with the segments it drew
+//! (`NN-name-wire.json`), the introduction's table
 //! (`chapters/generated/experiments.md`) and the runner's table's new row
-//! (`chapters/transcripts/workbook.console`); the `book` module's tests
-//! write all but the schema:
+//! (`chapters/transcripts/workbook.console`); the `book` and `book_wire`
+//! modules' tests write all but the schema:
 //!
 //! ```console
 //! cargo fmt --all    # does not reach the files automod declares (1, 6):

@@ -36,11 +36,13 @@ use crate::lab::kernel::sys::packet::{PacketRing, packet_socket};
 use crate::lab::netns::private::Network;
 use crate::lab::out_file::{OutFile, Partial};
 
+mod file;
 mod reader;
 mod segment;
 mod summary;
 mod wire;
 
+pub use file::read_pcap;
 pub use reader::{FRAME_BYTES, KEPT_SEGMENTS, LINK_FRAMES, POLL, RING_FRAMES};
 use reader::{Shared, Source, State, start_reader};
 pub use segment::{Flags, Segment};

@@ -18,8 +18,7 @@
 //!   kills the whole group (`SIGKILL`); dropping a [`Stranger`] kills the
 //!   group too. [`crate::lab::guard`] kills every live group on Ctrl-C.
 
-use std::io::{self, Read};
-use std::os::fd::OwnedFd;
+use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,16 +31,11 @@ use nix::unistd::Pid;
 use wait_timeout::ChildExt;
 
 use crate::lab::netns::join::Join;
-use crate::lab::{deadline, guard, process};
 
-/// How much of the program's output is kept for the evidence: the last
-/// 64 KiB of its stdout and stderr together, in bytes.
-pub const KEPT_OUTPUT_BYTES: usize = 64 << 10;
-
-/// A program that writes more than this in all (stdout and stderr), in
-/// bytes, floods its output: it is killed when it passes the mark. The
-/// default; a caller may allow more ([`Stranger::start`]'s `flood_bytes`).
-pub const FLOOD_BYTES: u64 = 1 << 20;
+mod output;
+use crate::lab::{guard, process};
+pub use output::{FLOOD_BYTES, KEPT_OUTPUT_BYTES, Tail};
+use output::{Output, read_output};
 
 /// The most processes the user `nobody` may have at once while a program
 /// runs as it (`RLIMIT_NPROC`): enough for a program and its helpers, not
@@ -101,28 +95,6 @@ pub fn find_program(name: &str) -> Result<std::path::PathBuf, String> {
         .map(|dir| dir.join(name))
         .find(|p| runnable(p))
         .ok_or_else(|| format!("no program {name:?} on PATH"))
-}
-
-/// The program's output so far: the kept tail and how much there was.
-#[derive(Debug, Clone, Default)]
-pub struct Tail {
-    /// The last [`KEPT_OUTPUT_BYTES`] of stdout and stderr, as text
-    /// (bytes that are not UTF-8 as `U+FFFD`).
-    pub text: String,
-    /// Every byte it wrote, kept or not.
-    pub bytes: u64,
-    /// Whether it wrote more than it was allowed (`flood_bytes`, by
-    /// default [`FLOOD_BYTES`]) and was killed for it.
-    pub flooded: bool,
-}
-
-#[derive(Default)]
-struct Output {
-    kept: Vec<u8>,
-    bytes: u64,
-    flooded: bool,
-    /// The most it may write, in bytes.
-    limit: u64,
 }
 
 /// How a program stopped when [`Stranger::stop`] asked it to.
@@ -191,10 +163,7 @@ impl Stranger {
         drop(command);
         let pgid = Pid::from_raw(child.id() as i32);
         guard::watch_group(pgid.as_raw());
-        let output = Arc::new(Mutex::new(Output {
-            limit: flood_bytes,
-            ..Output::default()
-        }));
+        let output = Arc::new(Mutex::new(Output::new(flood_bytes)));
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
             let (output, done) = (Arc::clone(&output), Arc::clone(&done));
@@ -236,13 +205,7 @@ impl Stranger {
 
     /// Its output so far.
     pub fn output(&self) -> Tail {
-        let out = self.output.lock().expect("not poisoned");
-        let from = out.kept.len().saturating_sub(KEPT_OUTPUT_BYTES);
-        Tail {
-            text: String::from_utf8_lossy(&out.kept[from..]).into_owned(),
-            bytes: out.bytes,
-            flooded: out.flooded,
-        }
+        self.output.lock().expect("not poisoned").tail()
     }
 
     /// Its output once it has ended: waits at most `within` for the
@@ -353,53 +316,5 @@ fn limit(command: &mut Command) {
                 setrlimit(Resource::RLIMIT_NPROC, MAX_PROCESSES, MAX_PROCESSES);
             Ok(())
         });
-    }
-}
-
-/// The output thread: reads the pipe until every writer has closed it or
-/// `done` is set, keeps the tail, and kills the group once it floods.
-fn read_output(
-    pipe: OwnedFd,
-    output: &Mutex<Output>,
-    done: &AtomicBool,
-    pgid: Pid,
-) {
-    let mut pipe = std::fs::File::from(pipe);
-    let mut buf = vec![0u8; 64 << 10];
-    while !done.load(Ordering::SeqCst) {
-        match deadline::wait_readable(&pipe, Duration::from_millis(50)) {
-            Err(e) if e.raw_os_error() == Some(nix::libc::ETIMEDOUT) => {
-                continue;
-            }
-            Err(_) => return,
-            Ok(()) => {}
-        }
-        let n = match pipe.read(&mut buf) {
-            Ok(0) | Err(_) => return, // every writer has closed it
-            Ok(n) => n,
-        };
-        let mut out = output.lock().expect("not poisoned");
-        out.bytes += n as u64;
-        out.kept.extend_from_slice(&buf[..n]);
-        if out.kept.len() > 2 * KEPT_OUTPUT_BYTES {
-            let cut = out.kept.len() - KEPT_OUTPUT_BYTES;
-            out.kept.drain(..cut);
-        }
-        if out.bytes > out.limit && !out.flooded {
-            out.flooded = true;
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
-    }
-}
-
-impl Tail {
-    /// The last line of a Python traceback in the output (`ValueError:
-    /// ...`), if the output holds one.
-    pub fn traceback(&self) -> Option<&str> {
-        let at = self.text.rfind("Traceback (most recent call last):")?;
-        self.text[at..]
-            .lines()
-            .skip(1)
-            .find(|l| !l.starts_with(' ') && !l.trim().is_empty())
     }
 }

@@ -7,6 +7,7 @@
 mod answers;
 mod bad_input;
 mod book;
+mod book_wire;
 mod capture;
 mod check;
 mod check_class;

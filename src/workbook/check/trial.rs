@@ -55,8 +55,7 @@ pub struct Options {
     /// The capture `--pcap` asked for, or why there is none: a check that
     /// adds a link of its own (07's host A) records it there too.
     pub wire: crate::lab::capture::Wire,
-    /// How much the program may write before it floods, in bytes (the
-    /// suite's [`Suite::flood_bytes`](crate::workbook::check::suite::Suite)).
+    /// The most the program may write before it floods, in bytes.
     pub flood_bytes: u64,
 }
 
@@ -384,8 +383,7 @@ fn one_error(e: &anyhow::Error) -> String {
     text.split("; hint:").next().unwrap_or(&text).to_owned()
 }
 
-/// The reason for a program that flooded its output, more than `limit`
-/// bytes.
+/// Why a program failed that wrote more than `limit` bytes.
 fn flooded(limit: u64) -> String {
     let mib = limit >> 20;
     format!("floods its output: more than {mib} MiB written, killed")
