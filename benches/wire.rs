@@ -213,7 +213,7 @@ fn main() {
                 format!("{:.0} MiB", m.len() as f64 / 1048576.0)
             });
         fix += &format!(
-            "| {label} | {:.0} | {most_dropped:.0} (most of {} runs) | {size} | \
+            "| {label} | {:.0} | {most_dropped:.0} (the most in any of {} runs) | {size} | \
              {:.1} MiB |\n",
             median(rows.iter().map(|r| r.0).collect()),
             rows.len(),
