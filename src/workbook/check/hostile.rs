@@ -133,6 +133,23 @@ pub fn heard_early(
     })
 }
 
+/// Notes `reply` as the evidence and passes if it is the book's
+/// `Farewell, client`.
+///
+/// # Errors
+/// Any other reply, named beside the one expected.
+pub fn is_farewell(t: &mut Trial, reply: &[u8]) -> Checked {
+    t.note("reply", py_bytes(reply));
+    if reply != FAREWELL {
+        return fail(format!(
+            "replied {} instead of {}",
+            py_bytes(reply),
+            py_bytes(FAREWELL)
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the 16-octet reply, then the end of the stream: the reply must
 /// be `Farewell, client` and the end a FIN (an RST means the program
 /// closed with octets of ours unread).
@@ -143,14 +160,7 @@ pub fn reply_then_end(t: &mut Trial, conn: &TcpStream) -> Checked {
     let mut conn = conn;
     let reply = recv_all(&mut conn, 16)
         .map_err(|e| t.our_call_failed("no 16-octet reply", &e.into()))?;
-    t.note("reply", py_bytes(&reply));
-    if reply != FAREWELL {
-        return fail(format!(
-            "replied {} instead of {}",
-            py_bytes(&reply),
-            py_bytes(FAREWELL)
-        ));
-    }
+    is_farewell(t, &reply)?;
     let (_, end) = read_to_end(conn, t.timeout());
     t.note("then", &end);
     if end != "closed (FIN)" {

@@ -19,8 +19,8 @@ use crate::lab::pyfmt::py_bytes;
 use crate::lab::stranger;
 use crate::lab::{deadline, server};
 use crate::workbook::check::hostile::{
-    connect, heard_early, pieces, read_to_end, reply_then_end, send_in_pieces,
-    wait_accepted,
+    connect, heard_early, is_farewell, pieces, read_to_end, reply_then_end,
+    send_in_pieces, wait_accepted,
 };
 use crate::workbook::check::suite::{Check, Role, Suite};
 use crate::workbook::check::trial::{Checked, Failed, Trial, fail};
@@ -110,14 +110,7 @@ fn replies_farewell(t: &mut Trial) -> Checked {
     let at = t.listening()?;
     let (_, reply) = sixteen::client(at, &t.quiet(), t.timeout())
         .map_err(|e| t.our_call_failed("the book's client", &e))?;
-    t.note("reply", py_bytes(&reply));
-    if reply != FAREWELL {
-        return fail(format!(
-            "replied {} instead of {}",
-            py_bytes(&reply),
-            py_bytes(FAREWELL)
-        ));
-    }
+    is_farewell(t, &reply)?;
     Ok(())
 }
 
