@@ -67,12 +67,28 @@ impl Capture {
     /// `settle()`: inside a private namespace it needs the capabilities an
     /// ordinary user holds until then), and the pcap file, if asked for,
     /// beside `pcap`. Never fails: where there can be no capture, the
-    /// capture is off and says why. The reader starts with
+    /// capture is off and says why (on stderr too, where `pcap` asked for
+    /// a file that will not be written). The reader starts with
     /// [`Capture::start`].
     ///
     /// # Errors
     /// Only the pcap file: it could not be created or written.
     pub fn open(
+        network: &Network,
+        pcap: Option<&OutFile>,
+    ) -> anyhow::Result<Capture> {
+        let capture = Capture::open_ring(network, pcap)?;
+        if let (Some(p), Some(why)) = (pcap, capture.wire.why_not()) {
+            crate::lab::narrate::note_line(format_args!(
+                "--pcap {}: not written, nothing is captured: {why}",
+                p.shown()
+            ));
+        }
+        Ok(capture)
+    }
+
+    /// [`Capture::open`], without the note.
+    fn open_ring(
         network: &Network,
         pcap: Option<&OutFile>,
     ) -> anyhow::Result<Capture> {

@@ -3,6 +3,7 @@
 //! roles, the help width, and how a usage error is said (one line, exit 2).
 
 use crate::lab::narrate;
+use crate::lab::netns::private::{self, Network};
 
 /// Exit status when the observed outcome is the one the book predicts.
 pub const EXIT_MATCHED: u8 = 0;
@@ -57,6 +58,20 @@ pub enum NetworkChoice {
     Private,
     /// The host's own loopback, shared with every other program.
     Host,
+}
+
+impl NetworkChoice {
+    /// Enters the network asked for ([`private::enter`] for `private`),
+    /// and says where the process now is. Call it before any thread
+    /// starts.
+    pub fn enter(self) -> Network {
+        match self {
+            NetworkChoice::Private => private::enter(),
+            NetworkChoice::Host => Network::Host {
+                why: "asked for (--network host)".into(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, clap::Parser)]

@@ -3,7 +3,7 @@
 //! it, its capture and the pcap file, and the lines that say so.
 
 use crate::lab::capture::{Capture, Packets, Segment};
-use crate::lab::cli::{Common, NetworkChoice};
+use crate::lab::cli::Common;
 use crate::lab::kernel::{self, Sysctl};
 use crate::lab::narrate;
 use crate::lab::netns::private::{self, Network};
@@ -30,20 +30,9 @@ pub(super) fn prepare(
 ) -> anyhow::Result<Setup> {
     let pcap = common.pcap.as_deref().map(|p| OutFile::check("--pcap", p));
     let pcap = pcap.transpose()?;
-    let network = match common.network {
-        NetworkChoice::Private => private::enter(),
-        NetworkChoice::Host => Network::Host {
-            why: "asked for (--network host)".into(),
-        },
-    };
+    let network = common.network.enter();
     let sysctls = kernel::pin(network == Network::Private, keep_host);
     let mut capture = Capture::open(&network, pcap.as_ref())?;
-    if let (Some(p), Some(why)) = (&pcap, capture.wire().why_not()) {
-        narrate::note_line(format_args!(
-            "--pcap {}: not written, nothing is captured: {why}",
-            p.shown()
-        ));
-    }
     private::settle().map_err(|e| {
         anyhow::anyhow!("capset: {e}; hint: run with --network host")
     })?;

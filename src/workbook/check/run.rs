@@ -140,12 +140,7 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
         None => None,
     };
     // Before any thread: a new user namespace needs a process with one.
-    let network = match args.network {
-        NetworkChoice::Private => private::enter(),
-        NetworkChoice::Host => Network::Host {
-            why: "asked for (--network host)".into(),
-        },
-    };
+    let network = args.network.enter();
     // Only what --pcap asks for is captured: the checks do not read it.
     let mut capture = match &pcap {
         None => None,
@@ -154,15 +149,6 @@ pub fn main(args: CheckArgs, json: bool, jobs: Option<usize>) -> ExitCode {
             Err(e) => return usage(format!("{e:#}")),
         },
     };
-    let why_not = capture
-        .as_ref()
-        .and_then(|c| c.wire().why_not().map(str::to_owned));
-    if let (Some(p), Some(why)) = (&pcap, why_not) {
-        note_line(format_args!(
-            "--pcap {}: not written, nothing is captured: {why}",
-            p.shown()
-        ));
-    }
     if let Err(e) = private::settle().and_then(|()| guard::install()) {
         error_line(format_args!("{e}; hint: run with --network host"));
         return ExitCode::from(EXIT_USAGE);
