@@ -127,15 +127,18 @@ fn a_client_that_sends_everything_first_is_caught_at_the_deadlock() {
 
 /// A first try that prints how far it has got after every sixteen-byte
 /// message, as the book's own deadlock client does: about 20 bytes of
-/// output per 16 sent.
+/// output per 16 sent. It sends 64 messages per `sendall()` (and prints
+/// their 64 lines at once), so that a loaded machine's scheduler cannot
+/// stretch its sending past our stall window before the buffers fill.
 const PRINTS_AS_IT_SENDS: &str = "\
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 sent = 0
 while sent < 16 << 20:
-    s.sendall(b'capitalize this!')
-    sent += 16
-    print('\\r  %d bytes sent' % sent, end=' ', flush=True)
+    s.sendall(b'capitalize this!' * 64)
+    lines = ''.join('\\r  %d bytes sent ' % (sent + 16 * i) for i in range(1, 65))
+    sent += 16 * 64
+    print(lines, end='', flush=True)
 s.shutdown(socket.SHUT_WR)
 while s.recv(1024):
     pass
